@@ -1,0 +1,181 @@
+//! Wiring: `App::build` opens the store, binds the listeners and assembles
+//! the router; `App::run_until` serves until shutdown. No rules here.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::accounts::Accounts;
+use crate::auth::hashing::Hasher;
+use crate::cli::{HashArgs, ServeArgs, StoreArgs};
+use crate::domain::PasswordPolicy;
+use crate::http::{self, AppState, WebSettings};
+use crate::store::Store;
+
+/// Why the service could not start; printed as one line by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {url}: {source}")]
+    Store {
+        url: String,
+        source: crate::store::Error,
+    },
+    #[error("invalid hashing parameters: {0}")]
+    Hashing(#[from] crate::auth::Error),
+}
+
+pub struct App {
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: AppState,
+    request_timeout: Duration,
+}
+
+/// Opens the store named by the flags (running migrations).
+pub fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
+    Store::open(&args.database_url).map_err(|source| StartError::Store {
+        url: args.database_url.to_string(),
+        source,
+    })
+}
+
+/// The account use cases over an opened store, as `serve` and `admin` use them.
+pub fn accounts(
+    store: Store,
+    hashing: &HashArgs,
+    args: Option<&ServeArgs>,
+) -> Result<Accounts, StartError> {
+    Ok(Accounts {
+        store,
+        hasher: Hasher::new(hashing)?,
+        password_policy: PasswordPolicy {
+            min_chars: usize::from(hashing.password_min_length),
+        },
+        token_ttl: args.map_or(Duration::from_secs(3600), |a| a.token_ttl),
+        signup: args.map_or(crate::domain::policy::SignupMode::Open, |a| a.signup),
+    })
+}
+
+impl App {
+    pub async fn build(args: ServeArgs) -> Result<Self, StartError> {
+        let store = open_store(&args.store)?;
+        let accounts = accounts(store, &args.hashing, Some(&args))?;
+        let listener =
+            TcpListener::bind(args.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: args.listen,
+                    source,
+                })?;
+        let metrics = match args.metrics_addr {
+            Some(addr) => Some(
+                crate::metrics::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        if metrics.is_some() {
+            crate::metrics::handle();
+        }
+        let state = AppState {
+            accounts: Arc::new(accounts),
+            web: Arc::new(WebSettings {
+                cors_origins: args.cors_origins.clone(),
+                trusted_proxies: args.trusted_proxies.clone(),
+            }),
+            shutdown: CancellationToken::new(),
+            websockets: TaskTracker::new(),
+        };
+        Ok(Self {
+            listener,
+            metrics,
+            state,
+            request_timeout: args.request_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The account use cases this app serves (tests use it to create the
+    /// first admin, as `user-api admin create` would).
+    pub fn accounts(&self) -> Arc<Accounts> {
+        self.state.accounts.clone()
+    }
+
+    /// Serves until `shutdown` completes, then: readiness turns 503, no new
+    /// connections are accepted, requests in flight finish (bounded by the
+    /// request time limit), WebSockets close with 1001.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let token = self.state.shutdown.clone();
+        let websockets = self.state.websockets.clone();
+        let drain_limit = self.request_timeout + Duration::from_secs(5);
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        if let Some(listener) = self.metrics {
+            tokio::spawn(crate::metrics::serve(listener, token.clone()));
+        }
+        let router = http::router(self.state, self.request_timeout);
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+        let serving = tokio::spawn(async move { serve.await });
+        token.cancelled().await;
+        match tokio::time::timeout(drain_limit, serving).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("requests still in flight after the drain limit; exiting"),
+        }
+        websockets.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), websockets.wait()).await;
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

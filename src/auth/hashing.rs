@@ -1,0 +1,119 @@
+//! Argon2id password hashing, off the async workers and bounded.
+//!
+//! A hash costs ~25 ms of one core with OWASP's parameters (m=19456 KiB, t=2,
+//! p=1; shared/MEASURED.md). Each runs on tokio's blocking pool behind a
+//! semaphore of `--hash-concurrency` permits, so the async workers keep
+//! serving reads while `/token` is busy. A short queue may wait for a permit;
+//! past it the caller gets `Busy` at once rather than waiting without bound.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use super::Error;
+use crate::cli::HashArgs;
+use crate::domain::Password;
+
+/// Requests allowed to wait for a hashing slot, per slot.
+const QUEUE_PER_SLOT: usize = 4;
+
+#[derive(Clone)]
+pub struct Hasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    params: Params,
+    slots: usize,
+    /// Permits to run a hash now.
+    running: Semaphore,
+    /// Permits to be running or waiting; exhausted means "answer 503".
+    admitted: Semaphore,
+    /// Verified when the email is unknown, so a wrong email costs the same
+    /// time as a wrong password (no account enumeration by timing).
+    dummy_hash: String,
+}
+
+impl Hasher {
+    pub fn new(args: &HashArgs) -> Result<Self, Error> {
+        let params = Params::new(
+            args.argon2_memory_kib,
+            args.argon2_iterations,
+            args.argon2_parallelism,
+            None,
+        )
+        .map_err(|e| Error::Hashing(e.to_string()))?;
+        let slots = args
+            .hash_concurrency
+            .map(|n| n as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let dummy_hash = hash_with(&params, "user-api dummy password for unknown accounts")?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                params,
+                slots,
+                running: Semaphore::new(slots),
+                admitted: Semaphore::new(slots * (1 + QUEUE_PER_SLOT)),
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// The PHC string of an argon2id hash of `password` with a fresh salt.
+    pub async fn hash(&self, password: Password) -> Result<String, Error> {
+        let params = self.inner.params.clone();
+        self.run(move || hash_with(&params, password.expose()))
+            .await?
+    }
+
+    /// Checks `password` against `stored`, or against a dummy hash when there
+    /// is no account, so both cases take the same time.
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, Error> {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let matches = self
+            .run(move || {
+                PasswordHash::new(&stored)
+                    .map(|parsed| {
+                        Argon2::default()
+                            .verify_password(password.expose().as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                    .unwrap_or(false)
+            })
+            .await?;
+        Ok(known && matches)
+    }
+
+    /// Requests waiting for or holding a hashing slot (for metrics).
+    pub fn in_use(&self) -> usize {
+        let max = self.inner.slots * (1 + QUEUE_PER_SLOT);
+        max.saturating_sub(self.inner.admitted.available_permits())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let _admitted = self.inner.admitted.try_acquire().map_err(|_| Error::Busy)?;
+        let _running = self
+            .inner
+            .running
+            .acquire()
+            .await
+            .map_err(|_| Error::Busy)?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| Error::Hashing(e.to_string()))
+    }
+}
+
+fn hash_with(params: &Params, password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Hashing(e.to_string()))
+}

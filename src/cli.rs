@@ -1,0 +1,207 @@
+//! The command line: every flag of the contract's table, each with its
+//! `USER_API_…` environment variable. These names are an interface that
+//! scripts depend on; change them only with the contract.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+
+use crate::config::{parse_duration, parse_net, parse_origin, DatabaseUrl};
+use crate::domain::policy::SignupMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "user-api",
+    version,
+    about = "A self-hosted user-account HTTP service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (migrations run first).
+    Serve(Box<ServeArgs>),
+    /// Apply the embedded schema migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print the OpenAPI 3.1 document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account. The password is read from a prompt without
+    /// echo, or from standard input when it is not a terminal.
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Where the data lives: `sqlite:PATH` for a file, `postgres://…` for PostgreSQL.
+    #[arg(long, env = "USER_API_DATABASE_URL", default_value = "sqlite:user-api.db", value_parser = DatabaseUrl::parse)]
+    pub database_url: DatabaseUrl,
+
+    /// PostgreSQL connections per instance.
+    #[arg(long, env = "USER_API_DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HashArgs {
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "USER_API_ARGON2_MEMORY_KIB", default_value_t = 19456, value_parser = clap::value_parser!(u32).range(8..=4_194_304))]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, env = "USER_API_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub argon2_iterations: u32,
+
+    /// Argon2id lanes (OWASP: 1).
+    #[arg(long, env = "USER_API_ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub argon2_parallelism: u32,
+
+    /// Argon2 computations at once (default: the number of cores); a short
+    /// queue waits behind them, past it requests get 503 with Retry-After.
+    #[arg(long, env = "USER_API_HASH_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub hash_concurrency: Option<u32>,
+
+    /// Minimum password length in characters, 8 to 64 (NIST SP 800-63B-4: 15
+    /// for a password used alone).
+    #[arg(long, env = "USER_API_PASSWORD_MIN_LENGTH", default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=64))]
+    pub password_min_length: u8,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminCreateArgs {
+    /// The admin's email address (their sign-in name).
+    #[arg(long)]
+    pub email: String,
+
+    /// The admin's display name.
+    #[arg(long)]
+    pub name: String,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub hashing: HashArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the API.
+    #[arg(long, env = "USER_API_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub hashing: HashArgs,
+
+    /// Address of the Prometheus `/metrics` endpoint; off unless set. Never
+    /// served beside the API.
+    #[arg(long, env = "USER_API_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Comma-separated browser origins allowed by CORS and for WebSockets,
+    /// e.g. https://app.example.com. None by default.
+    #[arg(long, env = "USER_API_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// `open`: anyone may sign up; `closed`: only admins create users.
+    #[arg(long, env = "USER_API_SIGNUP", value_enum, default_value = "open")]
+    pub signup: SignupMode,
+
+    /// Access-token lifetime, e.g. 1h, 30m.
+    #[arg(long, env = "USER_API_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+
+    /// Comma-separated addresses or CIDR blocks of reverse proxies whose
+    /// X-Forwarded-For is believed.
+    #[arg(long, env = "USER_API_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Log line format.
+    #[arg(long, env = "USER_API_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Sign-ups a minute per client address; 0 = no limit.
+    #[arg(long, env = "USER_API_SIGNUP_RATE", default_value_t = 20)]
+    pub signup_rate: u32,
+
+    /// Time limit of a request, e.g. 30s.
+    #[arg(long, env = "USER_API_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+impl ServeArgs {
+    /// The settings of `user-api serve` given these arguments (without the
+    /// program name and subcommand); used by tests and benchmarks to build
+    /// an app exactly as the command line would.
+    pub fn from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let args = std::iter::once(std::ffi::OsString::from("serve"))
+            .chain(flags.into_iter().map(Into::into));
+        Wrapper::try_parse_from(args).map(|w| w.serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let args = ServeArgs::from_flags(Vec::<String>::new()).unwrap();
+        assert_eq!(args.listen, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(
+            args.store.database_url,
+            DatabaseUrl::Sqlite("user-api.db".into())
+        );
+        assert_eq!(args.hashing.password_min_length, 15);
+        assert_eq!(args.token_ttl, Duration::from_secs(3600));
+        assert_eq!(args.signup_rate, 20);
+        assert_eq!(args.request_timeout, Duration::from_secs(30));
+        assert_eq!(args.hashing.argon2_memory_kib, 19456);
+        assert_eq!(args.store.db_pool_size, 10);
+        assert!(args.metrics_addr.is_none() && args.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(ServeArgs::from_flags(["--password-min-length", "7"]).is_err());
+        assert!(ServeArgs::from_flags(["--password-min-length", "65"]).is_err());
+        assert!(ServeArgs::from_flags(["--token-ttl", "soon"]).is_err());
+        assert!(ServeArgs::from_flags(["--signup", "maybe"]).is_err());
+        assert!(ServeArgs::from_flags(["--trusted-proxies", "10.0.0.0/8,not-an-ip"]).is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! Requests to create or change a user, parsed from raw field values. Every
+//! bad field is recorded in the caller's `Violations`, not only the first.
+
+use super::{Email, Password, PasswordPolicy, Role, UserName, Violations};
+
+/// A valid sign-up (or an admin's `POST /users`, or `admin create`).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: UserName,
+    pub password: Password,
+    pub role: Role,
+}
+
+/// Raw values of a new user; `None` where the field was absent or not a
+/// string (the HTTP layer has already recorded why).
+#[derive(Debug, Default)]
+pub struct NewUserFields<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub role: Option<Role>,
+}
+
+impl NewUser {
+    pub fn parse(
+        fields: NewUserFields<'_>,
+        policy: &PasswordPolicy,
+        violations: &mut Violations,
+    ) -> Option<Self> {
+        let email = fields
+            .email
+            .and_then(|v| violations.check("email", Email::parse(v)));
+        let name = fields
+            .name
+            .and_then(|v| violations.check("name", UserName::parse(v)));
+        let password = fields
+            .password
+            .and_then(|v| violations.check("password", Password::parse(v, policy)));
+        Some(Self {
+            email: email?,
+            name: name?,
+            password: password?,
+            role: fields.role.unwrap_or(Role::User),
+        })
+    }
+}
+
+/// A valid PATCH; who may apply it is `policy::may_patch`'s question.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub email: Option<Email>,
+    pub name: Option<UserName>,
+    pub password: Option<Password>,
+    pub current_password: Option<Password>,
+    pub is_active: Option<bool>,
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Default)]
+pub struct UserPatchFields<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub current_password: Option<&'a str>,
+    pub is_active: Option<bool>,
+    pub role: Option<Role>,
+}
+
+impl UserPatch {
+    pub fn parse(
+        fields: UserPatchFields<'_>,
+        policy: &PasswordPolicy,
+        violations: &mut Violations,
+    ) -> Self {
+        Self {
+            email: fields
+                .email
+                .and_then(|v| violations.check("email", Email::parse(v))),
+            name: fields
+                .name
+                .and_then(|v| violations.check("name", UserName::parse(v))),
+            password: fields
+                .password
+                .and_then(|v| violations.check("password", Password::parse(v, policy))),
+            current_password: fields
+                .current_password
+                .and_then(|v| violations.check("current_password", Password::for_verification(v))),
+            is_active: fields.is_active,
+            role: fields.role,
+        }
+    }
+
+    pub fn fields(&self) -> super::policy::PatchFields {
+        super::policy::PatchFields {
+            email: self.email.is_some(),
+            name: self.name.is_some(),
+            password: self.password.is_some(),
+            is_active: self.is_active.is_some(),
+            role: self.role.is_some(),
+        }
+    }
+}

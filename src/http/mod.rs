@@ -1,0 +1,163 @@
+//! The HTTP layer: routes, middleware, wire types and the one mapping from
+//! errors to responses. Handlers parse, ask `accounts` to act, and render;
+//! they never write SQL, hash, or compare roles.
+
+pub mod docs;
+pub mod extract;
+mod health;
+pub mod problem;
+pub mod state;
+mod token;
+mod users;
+mod ws;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use problem::{problem, ApiError};
+pub use state::{AppState, WebSettings};
+
+/// The contract's body limit: 64 KiB.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Every route of the API, with its middleware.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let cors = cors(&state.web.cors_origins);
+    let api = Router::new()
+        .route("/health", get(health::health))
+        .route("/health/ready", get(health::ready))
+        .route("/users", post(users::create_user).get(users::list_users))
+        .route("/users/me", get(users::me))
+        .route(
+            "/users/{id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/token", post(token::issue_token))
+        .route("/token/revoke", post(token::revoke_token))
+        .route("/ws/{client_id}", get(ws::echo))
+        .route_layer(middleware::from_fn(observe))
+        .merge(docs::router())
+        .fallback(not_found)
+        .with_state(state);
+    let api = api
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .layer(middleware::map_response(as_problem));
+    match cors {
+        Some(cors) => api.layer(cors),
+        None => api,
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Not found")
+}
+
+/// Gives the framework's own error responses (405 with its `Allow`, a
+/// timeout's 503) the contract's problem+json body; ours already have one.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed on this path; see the Allow header",
+        StatusCode::SERVICE_UNAVAILABLE => "The request took longer than the time limit",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
+    let mut fresh = problem(status, detail, None);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        fresh
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1));
+    }
+    fresh
+}
+
+/// No CORS headers at all unless origins are configured; never `*`, and no
+/// credentials (bearer tokens are sent explicitly, not as cookies).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                header::ETAG,
+                HeaderName::from_static("x-total-count"),
+                header::LINK,
+                header::RETRY_AFTER,
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// One log line and the metrics of every routed request. `/health` is
+/// counted but not logged: load balancers poll it.
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    let mut response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from(id));
+    let labels = [("method", method.to_string()), ("route", route.clone())];
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    if route != "/health" {
+        tracing::info!(
+            request_id = id,
+            method = %method,
+            route = %route,
+            status,
+            latency_us = elapsed.as_micros() as u64,
+            "request"
+        );
+    }
+    response
+}

@@ -1,0 +1,27 @@
+//! `AppState`: what every handler can reach. Cheap to clone (all `Arc`s).
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::accounts::Accounts;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: Arc<Accounts>,
+    pub web: Arc<WebSettings>,
+    /// Cancelled when the service starts shutting down.
+    pub shutdown: CancellationToken,
+    /// Open WebSockets, so shutdown can wait for their 1001 close frames.
+    pub websockets: TaskTracker,
+}
+
+/// Settings only the HTTP layer uses.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// Allowed browser origins (CORS and the WebSocket Origin check).
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+}

@@ -1,0 +1,147 @@
+//! `POST /token` (OAuth 2.0 password grant, RFC 6749 §4.3) and
+//! `POST /token/revoke`.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::extract::{is_json, media_type, read_body, ClientAddr, JsonObject, SignedIn};
+use super::problem::{no_store, ApiError};
+use super::state::AppState;
+
+/// The password grant as FastAPI's `OAuth2PasswordRequestForm` takes it,
+/// form-encoded or as JSON.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body; `TokenRequest` parses it
+pub struct TokenIn {
+    /// `password`, or left out.
+    grant_type: Option<String>,
+    /// The account's email.
+    username: String,
+    password: String,
+    /// Accepted and ignored, as FastAPI does.
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenOut {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+/// The grant's fields, whichever encoding carried them.
+pub struct TokenRequest {
+    username: String,
+    password: String,
+}
+
+fn invalid_request(description: &str) -> ApiError {
+    ApiError::OAuth {
+        error: "invalid_request",
+        description: description.into(),
+    }
+}
+
+impl FromRequest<AppState> for TokenRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let form =
+            media_type(req.headers()).is_some_and(|m| m == "application/x-www-form-urlencoded");
+        if !form && !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/x-www-form-urlencoded or application/json",
+            ));
+        }
+        let body = read_body(req, state).await?;
+        let mut fields = serde_json::Map::new();
+        if form {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| invalid_request("The form body is malformed"))?;
+            for (key, value) in pairs {
+                if fields.insert(key.clone(), value.into()).is_some() {
+                    // RFC 6749 §3.1: parameters must not be repeated.
+                    return Err(invalid_request(&format!("Parameter {key} is repeated")));
+                }
+            }
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(serde_json::Value::Object(map)) => fields = map,
+                _ => return Err(invalid_request("The body must be a JSON object")),
+            }
+        }
+        let mut object = JsonObject::from_map(fields);
+        let grant_type = object.string("grant_type");
+        let username = object.required_string("username");
+        let password = object.required_string("password");
+        for ignored in ["scope", "client_id", "client_secret"] {
+            object.string(ignored);
+        }
+        let violations = object.finish().into_vec();
+        if let Some(first) = violations.first() {
+            return Err(invalid_request(&format!(
+                "{} {}",
+                first.field, first.message
+            )));
+        }
+        if grant_type.as_deref().is_some_and(|g| g != "password") {
+            return Err(ApiError::OAuth {
+                error: "unsupported_grant_type",
+                description: "Only the password grant is supported".into(),
+            });
+        }
+        match (username, password) {
+            (Some(username), Some(password)) => Ok(Self { username, password }),
+            _ => Err(invalid_request("username and password are required")),
+        }
+    }
+}
+
+/// Sign in with email and password; returns a bearer token.
+#[utoipa::path(post, path = "/token", tag = "auth",
+    request_body(content = TokenIn, content_type = "application/x-www-form-urlencoded",
+        description = "Also accepted as application/json"),
+    responses(
+        (status = 200, body = TokenOut, description = "Signed in; send `Authorization: Bearer <access_token>`"),
+        (status = 400, body = super::problem::OAuthErrorOut, description = "RFC 6749 error: invalid_grant, invalid_request, unsupported_grant_type"),
+        (status = 413, body = super::problem::Problem),
+        (status = 415, body = super::problem::Problem),
+        (status = 503, body = super::problem::Problem, description = "Hashing saturated; retry after Retry-After"),
+    ))]
+pub async fn issue_token(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    request: TokenRequest,
+) -> Result<Response, ApiError> {
+    let accounts = &state.accounts;
+    let (token, _user) = accounts
+        .sign_in(&request.username, &request.password, client)
+        .await?;
+    let mut response = Json(TokenOut {
+        access_token: token.expose().to_owned(),
+        token_type: "bearer",
+        expires_in: accounts.token_ttl.as_secs(),
+    })
+    .into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// Revoke the bearer token this request is made with. It stops working at
+/// once.
+#[utoipa::path(post, path = "/token/revoke", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 401, body = super::problem::Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.revoke(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,393 @@
+//! `/users`, `/users/me` and `/users/{id}`: parse, authorize (in
+//! `accounts`/`policy`), act, render. Wire types end in `In`/`Out`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Serialize;
+
+use super::extract::{etag, IfMatch, JsonObject, MaybeSignedIn, SignedIn, UserIdPath};
+use super::problem::ApiError;
+use super::state::AppState;
+use crate::domain::policy::may_choose_role;
+use crate::domain::{NewUser, NewUserFields, Role, User, UserPatch, UserPatchFields, Violations};
+use crate::store::{Page, UserFilter};
+
+/// A user as the API shows it. The password hash never leaves the store.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserOut {
+    #[schema(example = 42)]
+    pub id: i64,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    pub role: Role,
+    pub is_active: bool,
+    /// RFC 3339, UTC.
+    #[schema(example = "2026-11-23T06:00:00Z")]
+    pub created_at: String,
+    #[schema(example = "2026-11-23T06:00:00Z")]
+    pub updated_at: String,
+}
+
+fn rfc3339(unix: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email.as_str().to_owned(),
+            name: u.name.clone(),
+            role: u.role,
+            is_active: u.is_active,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+/// The user with its `ETag`.
+fn render(status: StatusCode, user: &User) -> Response {
+    let mut response = (status, Json(UserOut::from(user))).into_response();
+    if let Ok(tag) = HeaderValue::from_str(&etag(user.version)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// Sign-up body. Unknown fields are refused with 422; `role` is known only
+/// when an admin sends it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body; `create_user` reads it field by field
+pub struct SignUpIn {
+    #[schema(example = "ada@example.com")]
+    email: String,
+    #[schema(example = "Ada Lovelace")]
+    name: String,
+    /// 15 to 128 characters by default, not a common password.
+    #[schema(example = "correct horse battery staple")]
+    password: String,
+    /// Admins only.
+    role: Option<Role>,
+}
+
+/// Create a user: sign-up, or an admin creating an account.
+#[utoipa::path(post, path = "/users", tag = "users", request_body = SignUpIn, security((), ("bearer" = [])),
+    responses(
+        (status = 201, body = UserOut, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = super::problem::Problem, description = "Email already registered, or malformed JSON"),
+        (status = 401, body = super::problem::Problem, description = "Sign-up is closed and no token was sent, or the token is invalid"),
+        (status = 403, body = super::problem::Problem, description = "Sign-up is closed and the caller is not an admin"),
+        (status = 413, body = super::problem::Problem),
+        (status = 415, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem, description = "Invalid or unknown fields, every one named"),
+        (status = 503, body = super::problem::Problem),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    MaybeSignedIn(caller): MaybeSignedIn,
+    mut body: JsonObject,
+) -> Result<Response, ApiError> {
+    let caller = caller.map(|c| c.user);
+    let email = body.required_string("email");
+    let name = body.required_string("name");
+    let password = body.required_string("password");
+    let role = if may_choose_role(caller.as_ref()) {
+        body.role("role")
+    } else {
+        None
+    };
+    let mut violations = body.finish();
+    let fields = NewUserFields {
+        email: email.as_deref(),
+        name: name.as_deref(),
+        password: password.as_deref(),
+        role,
+    };
+    let new = NewUser::parse(fields, &state.accounts.password_policy, &mut violations);
+    let new = valid(new, violations)?;
+    let user = state.accounts.sign_up(caller.as_ref(), new).await?;
+    let mut response = render(StatusCode::CREATED, &user);
+    if let Ok(location) = HeaderValue::from_str(&format!("/users/{}", user.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn valid<T>(value: Option<T>, violations: Violations) -> Result<T, ApiError> {
+    violations.into_result()?;
+    value.ok_or(ApiError::Internal)
+}
+
+/// The signed-in caller.
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserOut), (status = 401, body = super::problem::Problem)))]
+pub async fn me(SignedIn(caller): SignedIn) -> Response {
+    render(StatusCode::OK, &caller.user)
+}
+
+/// List users (admins only), ordered by id.
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+    params(
+        ("skip" = Option<u64>, Query, description = "Users to skip (default 0); not with after_id"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 10)"),
+        ("after_id" = Option<i64>, Query, description = "Keyset pagination: users with a greater id"),
+        ("q" = Option<String>, Query, description = "Case-insensitive substring of email or name, taken literally"),
+        ("is_active" = Option<bool>, Query),
+        ("role" = Option<Role>, Query),
+    ),
+    responses(
+        (status = 200, body = Vec<UserOut>, headers(("X-Total-Count" = u64, description = "Matches after the filters"), ("Link" = String, description = "rel=\"next\" page"))),
+        (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let list = ListQuery::parse(query.as_deref().unwrap_or(""))?;
+    let page = match list.after_id {
+        Some(id) => Page::After {
+            id,
+            limit: list.limit + 1,
+        },
+        None => Page::Offset {
+            skip: list.skip,
+            limit: list.limit + 1,
+        },
+    };
+    let (mut users, total) = state
+        .accounts
+        .list(&caller.user, &list.filter, page)
+        .await?;
+    let has_next = users.len() > list.limit as usize;
+    users.truncate(list.limit as usize);
+    let body: Vec<UserOut> = users.iter().map(UserOut::from).collect();
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    if let (true, Some(last)) = (has_next, users.last()) {
+        if let Ok(link) = HeaderValue::from_str(&list.next_link(last.id.0)) {
+            headers.insert(header::LINK, link);
+        }
+    }
+    Ok(response)
+}
+
+/// `GET /users` query parameters, every bad one reported.
+struct ListQuery {
+    skip: u64,
+    limit: u32,
+    after_id: Option<i64>,
+    filter: UserFilter,
+    /// `q` as sent, for the next link.
+    q_raw: Option<String>,
+}
+
+impl ListQuery {
+    fn parse(raw: &str) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|_| ApiError::Unprocessable("The query string is malformed".into()))?;
+        let mut v = Violations::default();
+        let mut list = Self {
+            skip: 0,
+            limit: 10,
+            after_id: None,
+            filter: UserFilter::default(),
+            q_raw: None,
+        };
+        let mut skip_given = false;
+        for (key, value) in &pairs {
+            match key.as_str() {
+                "skip" => {
+                    skip_given = true;
+                    list.skip = v
+                        .check(
+                            "skip",
+                            value
+                                .parse::<u64>()
+                                .map_err(|_| "must be an integer ≥ 0".into()),
+                        )
+                        .unwrap_or(0);
+                }
+                "limit" => {
+                    list.limit = v
+                        .check(
+                            "limit",
+                            value
+                                .parse::<u32>()
+                                .ok()
+                                .filter(|l| (1..=100).contains(l))
+                                .ok_or_else(|| "must be an integer from 1 to 100".into()),
+                        )
+                        .unwrap_or(10);
+                }
+                "after_id" => {
+                    list.after_id = v.check(
+                        "after_id",
+                        value
+                            .parse::<i64>()
+                            .ok()
+                            .filter(|id| *id >= 0)
+                            .ok_or_else(|| "must be an integer ≥ 0".into()),
+                    );
+                }
+                "q" => {
+                    if value.chars().count() > 254 {
+                        v.push("q", "must be at most 254 characters");
+                    } else {
+                        list.filter.q = Some(value.to_lowercase());
+                        list.q_raw = Some(value.clone());
+                    }
+                }
+                "is_active" => {
+                    list.filter.is_active = v.check(
+                        "is_active",
+                        match value.as_str() {
+                            "true" => Ok(true),
+                            "false" => Ok(false),
+                            _ => Err("must be true or false".into()),
+                        },
+                    );
+                }
+                "role" => list.filter.role = v.check("role", value.parse()),
+                // Unknown parameters are ignored, as FastAPI does.
+                _ => {}
+            }
+        }
+        if skip_given && list.after_id.is_some() {
+            v.push("skip", "cannot be combined with after_id");
+        }
+        v.into_result()?;
+        Ok(list)
+    }
+
+    /// The next page's URL: keyset from the last id, same filters.
+    fn next_link(&self, last_id: i64) -> String {
+        let mut url = format!("/users?after_id={last_id}&limit={}", self.limit);
+        if let Some(q) = &self.q_raw {
+            url.push_str("&q=");
+            url.extend(utf8_percent_encode(q, NON_ALPHANUMERIC).map(|s| s.to_owned()));
+        }
+        if let Some(active) = self.filter.is_active {
+            url.push_str(&format!("&is_active={active}"));
+        }
+        if let Some(role) = self.filter.role {
+            url.push_str(&format!("&role={}", role.as_str()));
+        }
+        format!("<{url}>; rel=\"next\"")
+    }
+}
+
+/// Get a user: yourself, or anyone if you are an admin.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = UserOut, headers(("ETag" = String, description = "Strong; send it back in If-Match"))),
+        (status = 401, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem, description = "No such user, or not yours to see"),
+        (status = 422, body = super::problem::Problem),
+    ))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    UserIdPath(id): UserIdPath,
+) -> Result<Response, ApiError> {
+    let user = state.accounts.get(&caller.user, id).await?;
+    Ok(render(StatusCode::OK, &user))
+}
+
+/// PATCH body: any subset of the fields. Users change their own `name`,
+/// `email` and `password` (the last two with `current_password`); admins also
+/// `role` and `is_active`, and anyone's password without `current_password`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body; `update_user` reads it field by field
+pub struct UserPatchIn {
+    email: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+    current_password: Option<String>,
+    /// Admins only.
+    is_active: Option<bool>,
+    /// Admins only.
+    role: Option<Role>,
+}
+
+/// Change a user.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "ETag from a GET; 412 when stale")),
+    request_body = UserPatchIn,
+    responses(
+        (status = 200, body = UserOut, headers(("ETag" = String))),
+        (status = 400, body = super::problem::Problem, description = "Email already registered, or malformed JSON"),
+        (status = 401, body = super::problem::Problem),
+        (status = 403, body = super::problem::Problem, description = "A field you may not change, or a wrong current_password"),
+        (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem, description = "Would leave no active admin"),
+        (status = 412, body = super::problem::Problem),
+        (status = 422, body = super::problem::Problem),
+    ))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    UserIdPath(id): UserIdPath,
+    IfMatch(precondition): IfMatch,
+    mut body: JsonObject,
+) -> Result<Response, ApiError> {
+    let email = body.string("email");
+    let name = body.string("name");
+    let password = body.string("password");
+    let current_password = body.string("current_password");
+    let is_active = body.bool("is_active");
+    let role = body.role("role");
+    let mut violations = body.finish();
+    let fields = UserPatchFields {
+        email: email.as_deref(),
+        name: name.as_deref(),
+        password: password.as_deref(),
+        current_password: current_password.as_deref(),
+        is_active,
+        role,
+    };
+    let patch = UserPatch::parse(fields, &state.accounts.password_policy, &mut violations);
+    violations.into_result()?;
+    let user = state
+        .accounts
+        .update(&caller, id, patch, precondition)
+        .await?;
+    Ok(render(StatusCode::OK, &user))
+}
+
+/// Delete a user: yourself, or anyone if you are an admin. Their tokens stop
+/// working at once; the id is never reused; the email may sign up again.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = super::problem::Problem),
+        (status = 404, body = super::problem::Problem),
+        (status = 409, body = super::problem::Problem, description = "Would remove the last active admin"),
+        (status = 412, body = super::problem::Problem),
+    ))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    UserIdPath(id): UserIdPath,
+    IfMatch(precondition): IfMatch,
+) -> Result<StatusCode, ApiError> {
+    state
+        .accounts
+        .delete(&caller.user, id, precondition)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

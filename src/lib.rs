@@ -1,0 +1,25 @@
+//! user-api: a self-hosted user-account HTTP service. See ARCHITECTURE.md
+//! for the map; the HTTP contract is `shared/spec/API.md`.
+
+/// Account use cases shared by the HTTP API and the command line.
+pub mod accounts;
+/// Wiring: build the app from the flags, serve, shut down.
+pub mod app;
+/// Password hashing and access tokens.
+pub mod auth;
+/// The command line: subcommands and every flag.
+pub mod cli;
+/// Typed configuration values and their parsers.
+pub mod config;
+/// The rules of an account: valid values and who may do what.
+pub mod domain;
+/// Routes, middleware, wire types, error responses.
+pub mod http;
+/// Prometheus metrics on their own listener.
+pub mod metrics;
+/// Storage backends behind one `Store`.
+pub mod store;
+/// The tracing subscriber.
+pub mod telemetry;
+
+pub use app::App;

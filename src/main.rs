@@ -1,0 +1,110 @@
+//! The `user-api` binary: parse the command line, start logging, dispatch.
+//! A startup failure becomes one line on stderr and exit code 1.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use clap::Parser;
+use user_api::cli::{AdminCommand, AdminCreateArgs, Cli, Command, LogFormat};
+use user_api::domain::{NewUser, NewUserFields, Violations};
+use user_api::{app, telemetry, App};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => {
+                telemetry::init(args.log_format);
+                let app = App::build(*args).await.map_err(|e| e.to_string())?;
+                println!("user-api listening on http://{}", app.local_addr());
+                if let Some(addr) = app.metrics_addr() {
+                    println!("metrics on http://{addr}/metrics");
+                }
+                app.run_until(app::shutdown_signal())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::Migrate(args) => {
+                telemetry::init(LogFormat::Text);
+                app::open_store(&args).map_err(|e| e.to_string())?;
+                println!("schema is at version {}", user_api::store::LATEST_VERSION);
+                Ok(())
+            }
+            Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
+            Command::Openapi => {
+                let doc = user_api::http::docs::openapi();
+                let json = doc.to_pretty_json().map_err(|e| e.to_string())?;
+                println!("{json}");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("user-api: {message}");
+    ExitCode::FAILURE
+}
+
+async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
+    telemetry::init(LogFormat::Text);
+    let password = read_password()?;
+    let store = app::open_store(&args.store).map_err(|e| e.to_string())?;
+    let accounts = app::accounts(store, &args.hashing, None).map_err(|e| e.to_string())?;
+    let mut violations = Violations::default();
+    let fields = NewUserFields {
+        email: Some(&args.email),
+        name: Some(&args.name),
+        password: Some(&password),
+        role: None,
+    };
+    let new = NewUser::parse(fields, &accounts.password_policy, &mut violations);
+    let new = match (new, violations.is_empty()) {
+        (Some(new), true) => new,
+        _ => {
+            let reasons: Vec<String> = violations
+                .into_vec()
+                .into_iter()
+                .map(|e| format!("{} {}", e.field, e.message))
+                .collect();
+            return Err(format!("invalid admin: {}", reasons.join("; ")));
+        }
+    };
+    let user = accounts
+        .create_admin(new)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("created admin {} with id {}", user.email, user.id);
+    Ok(())
+}
+
+/// From a prompt without echo on a terminal (asked twice), else one line of
+/// standard input.
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Password again: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}

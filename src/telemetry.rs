@@ -1,0 +1,21 @@
+//! Logging: one `tracing` subscriber, text or JSON, to stderr. Request lines
+//! come from `http::observe`; sign-in and admin audit events use the
+//! `user_api::audit` target. Secrets have redacting `Debug` impls and are
+//! never fields of an event.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default level
+/// (`info`).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
