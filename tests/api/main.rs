@@ -1,0 +1,16 @@
+//! The HTTP contract (`shared/spec/API.md`), tested against the real service
+//! on a real socket with a fresh SQLite file per test. One module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod authorization;
+mod cli;
+mod docs;
+mod health;
+mod openapi;
+mod signup;
+mod token;
+mod users;
+mod validation;
+mod websocket;
