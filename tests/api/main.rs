@@ -6,8 +6,10 @@ mod support;
 
 mod authorization;
 mod cli;
+mod cors;
 mod docs;
 mod health;
+mod metrics;
 mod openapi;
 mod signup;
 mod token;

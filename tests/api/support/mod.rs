@@ -24,6 +24,8 @@ pub const ADMIN_PASSWORD: &str = "admin passphrase for tests 7";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `--metrics-addr` was given.
+    pub metrics_addr: Option<SocketAddr>,
     pub client: Client,
     pub dir: TempDir,
     pub db_path: PathBuf,
@@ -65,6 +67,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let serve = ServeArgs::from_flags(&args).expect("test flags parse");
     let app = App::build(serve).await.expect("app starts");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let accounts = app.accounts();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_until(async {
@@ -72,6 +75,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     }));
     TestApp {
         addr,
+        metrics_addr,
         client: Client::builder().build().expect("http client"),
         dir,
         db_path,
