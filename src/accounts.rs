@@ -124,6 +124,7 @@ impl Accounts {
             Err(Error::InvalidCredentials) => "invalid_credentials",
             Err(_) => "error",
         };
+        metrics::counter!("signin_attempts_total", "outcome" => outcome).increment(1);
         tracing::info!(target: "user_api::audit", account = %account, client = %client, outcome, "sign-in attempt");
         result
     }

@@ -98,15 +98,17 @@ impl Hasher {
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
         let _admitted = self.inner.admitted.try_acquire().map_err(|_| Error::Busy)?;
-        let _running = self
-            .inner
-            .running
-            .acquire()
-            .await
-            .map_err(|_| Error::Busy)?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|e| Error::Hashing(e.to_string()))
+        let gauge = metrics::gauge!("password_hashing_in_use");
+        gauge.set(self.in_use() as f64);
+        let running = self.inner.running.acquire().await.map_err(|_| Error::Busy);
+        let result = match running {
+            Ok(_permit) => tokio::task::spawn_blocking(job)
+                .await
+                .map_err(|e| Error::Hashing(e.to_string())),
+            Err(e) => Err(e),
+        };
+        gauge.set(self.in_use().saturating_sub(1) as f64);
+        result
     }
 }
 

@@ -124,10 +124,14 @@ impl SqliteStore {
         let pooled = self.readers.lock().pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => open_connection(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?,
+            None => {
+                let conn = open_connection(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                metrics::gauge!("db_read_connections").increment(1);
+                conn
+            }
         };
         let result = f(&conn).map_err(classify);
         // Reads run inline and never yield, so at most one connection per
