@@ -199,6 +199,10 @@ impl Accounts {
         let target = self.get(&caller.user, id).await?;
         let duty = policy::may_patch(&caller.user, &target, patch.fields())?;
         let expected_version = check_precondition(&target, precondition)?;
+        if patch.is_empty() {
+            // Nothing to change: no new version, no new ETag.
+            return Ok(target);
+        }
         if duty.needs_current_password {
             self.verify_current_password(&caller.user, patch.current_password.clone())
                 .await?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::config::{parse_duration, parse_net, parse_origin, DatabaseUrl};
+use crate::config::{parse_duration, parse_net, parse_origin, parse_ttl, DatabaseUrl};
 use crate::domain::policy::SignupMode;
 
 #[derive(Debug, Parser)]
@@ -128,7 +128,7 @@ pub struct ServeArgs {
     pub signup: SignupMode,
 
     /// Access-token lifetime, e.g. 1h, 30m.
-    #[arg(long, env = "USER_API_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, env = "USER_API_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
     pub token_ttl: Duration,
 
     /// Comma-separated addresses or CIDR blocks of reverse proxies whose

@@ -76,6 +76,15 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A token lifetime: whole seconds, since expiry is stored in seconds.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let d = parse_duration(raw)?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(Duration::from_secs(d.as_secs()))
+}
+
 /// An address or a CIDR block of a trusted proxy.
 pub fn parse_net(raw: &str) -> Result<IpNet, String> {
     let raw = raw.trim();

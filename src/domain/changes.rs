@@ -91,6 +91,12 @@ impl UserPatch {
         }
     }
 
+    /// True when the PATCH changes nothing (`current_password` alone is no change).
+    pub fn is_empty(&self) -> bool {
+        let f = self.fields();
+        !(f.email || f.name || f.password || f.is_active || f.role)
+    }
+
     pub fn fields(&self) -> super::policy::PatchFields {
         super::policy::PatchFields {
             email: self.email.is_some(),
