@@ -36,9 +36,16 @@ pub struct Password(String);
 /// list (OWASP), shipped inside the binary so the check works offline.
 static COMMON_LIST: &str = include_str!("../../data/common-passwords.txt");
 
-fn common_passwords() -> &'static HashSet<&'static str> {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| COMMON_LIST.lines().filter(|l| !l.is_empty()).collect())
+/// The list, lower-cased, since it is matched ignoring case.
+fn common_passwords() -> &'static HashSet<String> {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| {
+        COMMON_LIST
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    })
 }
 
 impl Password {
@@ -51,7 +58,7 @@ impl Password {
         }
         // The list is matched ignoring case: "Password123" is as guessable
         // as "password123", and attackers try both.
-        if common_passwords().contains(password.0.to_lowercase().as_str()) {
+        if common_passwords().contains(&password.0.to_lowercase()) {
             return Err("is one of the most commonly used passwords; choose another".into());
         }
         Ok(password)
@@ -114,6 +121,13 @@ mod tests {
         let err = Password::parse("PassWord", &policy).unwrap_err();
         assert!(err.contains("common"), "{err}");
         assert!(Password::parse("qwertyuiop", &policy).is_err());
+    }
+
+    #[test]
+    fn list_entries_with_capitals_match_too() {
+        // "Mailcreated5240" is on the list as written, with a capital.
+        assert!(Password::parse("mailcreated5240", &POLICY).is_err());
+        assert!(Password::parse("MAILCREATED5240", &POLICY).is_err());
     }
 
     #[test]

@@ -27,8 +27,10 @@ pub struct TestApp {
     /// Where `/metrics` is served, when `--metrics-addr` was given.
     pub metrics_addr: Option<SocketAddr>,
     pub client: Client,
-    pub dir: TempDir,
+    /// The SQLite file; its directory is removed when the app is dropped.
+    #[allow(dead_code)] // read by tests that look at the file itself
     pub db_path: PathBuf,
+    _dir: TempDir,
     pub accounts: Arc<Accounts>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -77,7 +79,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
         addr,
         metrics_addr,
         client: Client::builder().build().expect("http client"),
-        dir,
+        _dir: dir,
         db_path,
         accounts,
         stop: Some(stop),
