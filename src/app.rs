@@ -68,8 +68,7 @@ pub fn accounts(
 
 impl App {
     pub async fn build(args: ServeArgs) -> Result<Self, StartError> {
-        let store = open_store(&args.store)?;
-        let accounts = accounts(store, &args.hashing, Some(&args))?;
+        // Bind first: a taken port fails before the database is touched.
         let listener =
             TcpListener::bind(args.listen)
                 .await
@@ -88,6 +87,8 @@ impl App {
         if metrics.is_some() {
             crate::metrics::handle();
         }
+        let store = open_store(&args.store)?;
+        let accounts = accounts(store, &args.hashing, Some(&args))?;
         let state = AppState {
             accounts: Arc::new(accounts),
             web: Arc::new(WebSettings {
@@ -158,24 +159,25 @@ impl App {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are
+/// installed now, not when the future is first polled, so a signal that
+/// arrives right after "listening" is printed still shuts down gracefully.
+#[cfg(unix)]
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use user_api::cli::{AdminCommand, AdminCreateArgs, Cli, Command, LogFormat};
-use user_api::domain::{NewUser, NewUserFields, Violations};
+use user_api::domain::{NewUser, NewUserFields, PasswordPolicy, Violations};
 use user_api::{app, telemetry, App};
 
 fn main() -> ExitCode {
@@ -26,13 +26,13 @@ fn main() -> ExitCode {
             Command::Serve(args) => {
                 telemetry::init(args.log_format);
                 let app = App::build(*args).await.map_err(|e| e.to_string())?;
+                let shutdown = app::shutdown_signal()
+                    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
                 println!("user-api listening on http://{}", app.local_addr());
                 if let Some(addr) = app.metrics_addr() {
                     println!("metrics on http://{addr}/metrics");
                 }
-                app.run_until(app::shutdown_signal())
-                    .await
-                    .map_err(|e| e.to_string())
+                app.run_until(shutdown).await.map_err(|e| e.to_string())
             }
             Command::Migrate(args) => {
                 telemetry::init(LogFormat::Text);
@@ -85,8 +85,9 @@ fn fail(message: String) -> ExitCode {
 async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
     telemetry::init(LogFormat::Text);
     let password = read_password()?;
-    let store = app::open_store(&args.store).map_err(|e| e.to_string())?;
-    let accounts = app::accounts(store, &args.hashing, None).map_err(|e| e.to_string())?;
+    let policy = PasswordPolicy {
+        min_chars: usize::from(args.hashing.password_min_length),
+    };
     let mut violations = Violations::default();
     let fields = NewUserFields {
         email: Some(&args.email),
@@ -94,7 +95,7 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
         password: Some(&password),
         role: None,
     };
-    let new = NewUser::parse(fields, &accounts.password_policy, &mut violations);
+    let new = NewUser::parse(fields, &policy, &mut violations);
     let new = match (new, violations.is_empty()) {
         (Some(new), true) => new,
         _ => {
@@ -106,6 +107,9 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
             return Err(format!("invalid admin: {}", reasons.join("; ")));
         }
     };
+    // Only a valid admin opens (and perhaps creates) the database.
+    let store = app::open_store(&args.store).map_err(|e| e.to_string())?;
+    let accounts = app::accounts(store, &args.hashing, None).map_err(|e| e.to_string())?;
     let user = accounts
         .create_admin(new)
         .await
