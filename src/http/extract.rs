@@ -190,32 +190,37 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let mut versions = Vec::new();
-        let mut any = false;
-        let mut seen = false;
-        for value in parts.headers.get_all(header::IF_MATCH) {
-            seen = true;
-            let value = value.to_str().map_err(|_| {
-                ApiError::Unprocessable("If-Match is not a valid header value".into())
-            })?;
-            for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-                if tag == "*" {
-                    any = true;
-                } else if let Some(v) = tag
-                    .strip_prefix("\"v")
-                    .and_then(|t| t.strip_suffix('"'))
-                    .and_then(|t| t.parse::<i64>().ok())
-                {
-                    versions.push(v);
-                }
+        parse_if_match(&parts.headers).map(Self)
+    }
+}
+
+/// Reads every `If-Match` header: `None` when none was sent.
+pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    let mut versions = Vec::new();
+    let mut any = false;
+    let mut seen = false;
+    for value in headers.get_all(header::IF_MATCH) {
+        seen = true;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::Unprocessable("If-Match is not a valid header value".into()))?;
+        for tag in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if tag == "*" {
+                any = true;
+            } else if let Some(v) = tag
+                .strip_prefix("\"v")
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|t| t.parse::<i64>().ok())
+            {
+                versions.push(v);
             }
         }
-        Ok(Self(match (seen, any) {
-            (false, _) => None,
-            (true, true) => Some(Precondition::Any),
-            (true, false) => Some(Precondition::Versions(versions)),
-        }))
     }
+    Ok(match (seen, any) {
+        (false, _) => None,
+        (true, true) => Some(Precondition::Any),
+        (true, false) => Some(Precondition::Versions(versions)),
+    })
 }
 
 /// The client's address: the direct peer, or, when that peer is a trusted

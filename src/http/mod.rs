@@ -5,6 +5,7 @@
 pub mod docs;
 pub mod extract;
 mod health;
+pub mod list_query;
 pub mod problem;
 pub mod state;
 mod token;

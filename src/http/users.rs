@@ -7,15 +7,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Serialize;
 
 use super::extract::{etag, IfMatch, JsonObject, MaybeSignedIn, SignedIn, UserIdPath};
+use super::list_query::ListQuery;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::domain::policy::may_choose_role;
 use crate::domain::{NewUser, NewUserFields, Role, User, UserPatch, UserPatchFields, Violations};
-use crate::store::{Page, UserFilter};
+use crate::store::Page;
 
 /// A user as the API shows it. The password hash never leaves the store.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -182,111 +182,6 @@ pub async fn list_users(
         }
     }
     Ok(response)
-}
-
-/// `GET /users` query parameters, every bad one reported.
-struct ListQuery {
-    skip: u64,
-    limit: u32,
-    after_id: Option<i64>,
-    filter: UserFilter,
-    /// `q` as sent, for the next link.
-    q_raw: Option<String>,
-}
-
-impl ListQuery {
-    fn parse(raw: &str) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-            .map_err(|_| ApiError::Unprocessable("The query string is malformed".into()))?;
-        let mut v = Violations::default();
-        let mut list = Self {
-            skip: 0,
-            limit: 10,
-            after_id: None,
-            filter: UserFilter::default(),
-            q_raw: None,
-        };
-        let mut skip_given = false;
-        for (key, value) in &pairs {
-            match key.as_str() {
-                "skip" => {
-                    skip_given = true;
-                    list.skip = v
-                        .check(
-                            "skip",
-                            value
-                                .parse::<u64>()
-                                .map_err(|_| "must be an integer ≥ 0".into()),
-                        )
-                        .unwrap_or(0);
-                }
-                "limit" => {
-                    list.limit = v
-                        .check(
-                            "limit",
-                            value
-                                .parse::<u32>()
-                                .ok()
-                                .filter(|l| (1..=100).contains(l))
-                                .ok_or_else(|| "must be an integer from 1 to 100".into()),
-                        )
-                        .unwrap_or(10);
-                }
-                "after_id" => {
-                    list.after_id = v.check(
-                        "after_id",
-                        value
-                            .parse::<i64>()
-                            .ok()
-                            .filter(|id| *id >= 0)
-                            .ok_or_else(|| "must be an integer ≥ 0".into()),
-                    );
-                }
-                "q" => {
-                    if value.chars().count() > 254 {
-                        v.push("q", "must be at most 254 characters");
-                    } else {
-                        list.filter.q = Some(value.to_lowercase());
-                        list.q_raw = Some(value.clone());
-                    }
-                }
-                "is_active" => {
-                    list.filter.is_active = v.check(
-                        "is_active",
-                        match value.as_str() {
-                            "true" => Ok(true),
-                            "false" => Ok(false),
-                            _ => Err("must be true or false".into()),
-                        },
-                    );
-                }
-                "role" => list.filter.role = v.check("role", value.parse()),
-                // Unknown parameters are ignored, as FastAPI does.
-                _ => {}
-            }
-        }
-        if skip_given && list.after_id.is_some() {
-            v.push("skip", "cannot be combined with after_id");
-        }
-        v.into_result()?;
-        Ok(list)
-    }
-
-    /// The next page's URL: keyset from the last id, same filters.
-    fn next_link(&self, last_id: i64) -> String {
-        let mut url = format!("/users?after_id={last_id}&limit={}", self.limit);
-        if let Some(q) = &self.q_raw {
-            url.push_str("&q=");
-            url.extend(utf8_percent_encode(q, NON_ALPHANUMERIC).map(|s| s.to_owned()));
-        }
-        if let Some(active) = self.filter.is_active {
-            url.push_str(&format!("&is_active={active}"));
-        }
-        if let Some(role) = self.filter.role {
-            url.push_str(&format!("&role={}", role.as_str()));
-        }
-        format!("<{url}>; rel=\"next\"")
-    }
 }
 
 /// Get a user: yourself, or anyone if you are an admin.
