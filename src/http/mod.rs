@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -47,9 +48,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/token", post(token::issue_token))
         .route("/token/revoke", post(token::revoke_token))
         .route("/ws/{client_id}", get(ws::echo))
-        .route_layer(middleware::from_fn(observe))
         .merge(docs::router())
-        .fallback(not_found)
+        // `route_layer`, so `observe` sees the matched route; the fallback
+        // gets its own copy (unmatched requests are logged too).
+        .route_layer(middleware::from_fn(observe))
+        .fallback(not_found.layer(middleware::from_fn(observe)))
         .with_state(state);
     let api = api
         .layer(DefaultBodyLimit::max(MAX_BODY))
