@@ -10,7 +10,8 @@ use crate::auth::tokens::{AccessToken, Bearer};
 use crate::domain::policy::{self, Denied, SignupMode};
 use crate::domain::{Email, NewUser, Password, PasswordPolicy, Role, User, UserId, UserPatch};
 use crate::store::{
-    self, NewUserRow, Page, Store, TokenHash, TokenRevocation, UserChanges, UserFilter,
+    self, NewUserRow, Page, PasswordHash, Store, TokenHash, TokenRevocation, UserChanges,
+    UserFilter,
 };
 
 /// What a use case can end in besides success.
@@ -68,6 +69,12 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Whether this caller may create users at all: asked before the body is
+    /// read, so a closed sign-up answers 401/403, never a validation error.
+    pub fn may_sign_up(&self, caller: Option<&User>) -> Result<(), Error> {
+        Ok(policy::may_create(caller, self.signup)?)
+    }
+
     /// `POST /users`. The caller (if any) was authenticated and the fields
     /// parsed; here sign-up mode is applied, then the password hashed.
     pub async fn sign_up(&self, caller: Option<&User>, new: NewUser) -> Result<User, Error> {
@@ -86,7 +93,7 @@ impl Accounts {
     }
 
     async fn create(&self, new: NewUser) -> Result<User, Error> {
-        let password_hash = self.hasher.hash(new.password).await?;
+        let password_hash = PasswordHash(self.hasher.hash(new.password).await?);
         Ok(self
             .store
             .create_user(NewUserRow {
@@ -107,15 +114,33 @@ impl Accounts {
         client: IpAddr,
     ) -> Result<(AccessToken, User), Error> {
         let outcome = self.check_credentials(username, password).await;
-        let account = username.trim().to_lowercase();
+        // The account as parsed, or the raw name escaped and cut short: a
+        // username must not be able to forge a log line.
+        let account = Email::parse(username).map_or_else(
+            |_| {
+                username
+                    .chars()
+                    .take(254)
+                    .collect::<String>()
+                    .escape_debug()
+                    .to_string()
+            },
+            |email| email.as_str().escape_debug().to_string(),
+        );
         let result = match outcome {
             Ok(user) => {
                 let token = AccessToken::generate()?;
-                let expires_at = store::now().saturating_add(self.token_ttl.as_secs() as i64);
-                self.store
+                let ttl = i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX);
+                let expires_at = store::now().saturating_add(ttl);
+                if self
+                    .store
                     .insert_token(token.hash(), user.id, expires_at)
-                    .await?;
-                Ok((token, user))
+                    .await?
+                {
+                    Ok((token, user))
+                } else {
+                    Err(Error::InvalidCredentials)
+                }
             }
             Err(e) => Err(e),
         };
@@ -164,6 +189,11 @@ impl Accounts {
         }
     }
 
+    /// Whether the store answers (readiness).
+    pub async fn ready(&self) -> Result<(), Error> {
+        Ok(self.store.ping().await?)
+    }
+
     pub async fn revoke(&self, caller: &Caller) -> Result<(), Error> {
         Ok(self.store.revoke_token(caller.token).await?)
     }
@@ -208,7 +238,7 @@ impl Accounts {
                 .await?;
         }
         let password_hash = match patch.password {
-            Some(password) => Some(self.hasher.hash(password).await?),
+            Some(password) => Some(PasswordHash(self.hasher.hash(password).await?)),
             None => None,
         };
         let sets_password = password_hash.is_some();

@@ -39,6 +39,7 @@ pub struct App {
     metrics: Option<TcpListener>,
     state: AppState,
     request_timeout: Duration,
+    shutdown_grace: Duration,
 }
 
 /// Opens the store named by the flags (running migrations).
@@ -95,6 +96,7 @@ impl App {
                 cors_origins: args.cors_origins.clone(),
                 trusted_proxies: args.trusted_proxies.clone(),
             }),
+            draining: CancellationToken::new(),
             shutdown: CancellationToken::new(),
             websockets: TaskTracker::new(),
         };
@@ -103,6 +105,7 @@ impl App {
             metrics,
             state,
             request_timeout: args.request_timeout,
+            shutdown_grace: args.shutdown_grace,
         })
     }
 
@@ -122,9 +125,9 @@ impl App {
         self.state.accounts.clone()
     }
 
-    /// Serves until `shutdown` completes, then: readiness turns 503, no new
-    /// connections are accepted, requests in flight finish (bounded by the
-    /// request time limit), WebSockets close with 1001.
+    /// Serves until `shutdown` completes, then: readiness turns 503 for the
+    /// grace period, no new connections are accepted, requests in flight
+    /// finish (bounded by the request time limit), WebSockets close with 1001.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -133,8 +136,12 @@ impl App {
         let websockets = self.state.websockets.clone();
         let drain_limit = self.request_timeout + Duration::from_secs(5);
         let trigger = token.clone();
+        let draining = self.state.draining.clone();
+        let grace = self.shutdown_grace;
         tokio::spawn(async move {
             shutdown.await;
+            draining.cancel();
+            tokio::time::sleep(grace).await;
             trigger.cancel();
         });
         if let Some(listener) = self.metrics {

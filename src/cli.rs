@@ -81,11 +81,11 @@ pub struct HashArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AdminCreateArgs {
     /// The admin's email address (their sign-in name).
-    #[arg(long)]
+    #[arg(long, env = "USER_API_EMAIL")]
     pub email: String,
 
     /// The admin's display name.
-    #[arg(long)]
+    #[arg(long, env = "USER_API_NAME")]
     pub name: String,
 
     #[command(flatten)]
@@ -124,7 +124,7 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
 
     /// `open`: anyone may sign up; `closed`: only admins create users.
-    #[arg(long, env = "USER_API_SIGNUP", value_enum, default_value = "open")]
+    #[arg(long, env = "USER_API_SIGNUP", default_value = "open", value_parser = signup_mode())]
     pub signup: SignupMode,
 
     /// Access-token lifetime, e.g. 1h, 30m.
@@ -147,6 +147,21 @@ pub struct ServeArgs {
     /// Time limit of a request, e.g. 30s.
     #[arg(long, env = "USER_API_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// On SIGTERM/SIGINT, how long `/health/ready` answers 503 while the
+    /// service still accepts connections, so a load balancer stops sending
+    /// new requests before the listener closes. `0s` closes at once.
+    #[arg(long, env = "USER_API_SHUTDOWN_GRACE", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// `open` or `closed`, listed in `--help`.
+fn signup_mode() -> impl clap::builder::TypedValueParser<Value = SignupMode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["open", "closed"]).map(|mode| match mode.as_str() {
+        "closed" => SignupMode::Closed,
+        _ => SignupMode::Open,
+    })
 }
 
 impl ServeArgs {
@@ -201,6 +216,8 @@ mod tests {
         assert!(ServeArgs::from_flags(["--password-min-length", "7"]).is_err());
         assert!(ServeArgs::from_flags(["--password-min-length", "65"]).is_err());
         assert!(ServeArgs::from_flags(["--token-ttl", "soon"]).is_err());
+        assert!(ServeArgs::from_flags(["--token-ttl", "500ms"]).is_err());
+        assert!(ServeArgs::from_flags(["--token-ttl", "500000000000y"]).is_err());
         assert!(ServeArgs::from_flags(["--signup", "maybe"]).is_err());
         assert!(ServeArgs::from_flags(["--trusted-proxies", "10.0.0.0/8,not-an-ip"]).is_err());
     }

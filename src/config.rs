@@ -82,6 +82,9 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     if d < Duration::from_secs(1) {
         return Err("must be at least 1s".into());
     }
+    if d > Duration::from_secs(366 * 86_400) {
+        return Err("must be at most one year".into());
+    }
     Ok(Duration::from_secs(d.as_secs()))
 }
 

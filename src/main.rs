@@ -28,9 +28,12 @@ fn main() -> ExitCode {
                 let app = App::build(*args).await.map_err(|e| e.to_string())?;
                 let shutdown = app::shutdown_signal()
                     .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-                println!("user-api listening on http://{}", app.local_addr());
-                if let Some(addr) = app.metrics_addr() {
-                    println!("metrics on http://{addr}/metrics");
+                match app.metrics_addr() {
+                    Some(metrics) => println!(
+                        "user-api listening on http://{} (metrics on http://{metrics}/metrics)",
+                        app.local_addr()
+                    ),
+                    None => println!("user-api listening on http://{}", app.local_addr()),
                 }
                 app.run_until(shutdown).await.map_err(|e| e.to_string())
             }

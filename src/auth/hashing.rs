@@ -29,9 +29,9 @@ struct Inner {
     params: Params,
     slots: usize,
     /// Permits to run a hash now.
-    running: Semaphore,
+    running: Arc<Semaphore>,
     /// Permits to be running or waiting; exhausted means "answer 503".
-    admitted: Semaphore,
+    admitted: Arc<Semaphore>,
     /// Verified when the email is unknown, so a wrong email costs the same
     /// time as a wrong password (no account enumeration by timing).
     dummy_hash: String,
@@ -55,8 +55,8 @@ impl Hasher {
             inner: Arc::new(Inner {
                 params,
                 slots,
-                running: Semaphore::new(slots),
-                admitted: Semaphore::new(slots * (1 + QUEUE_PER_SLOT)),
+                running: Arc::new(Semaphore::new(slots)),
+                admitted: Arc::new(Semaphore::new(slots * (1 + QUEUE_PER_SLOT))),
                 dummy_hash,
             }),
         })
@@ -98,18 +98,33 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let _admitted = self.inner.admitted.try_acquire().map_err(|_| Error::Busy)?;
+        // The permits travel into the blocking job and are released when
+        // the hash is done, not when the request is: a client that hangs up
+        // cannot leave an argon2 computation running outside the bound.
+        let admitted = self
+            .inner
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy)?;
         let gauge = metrics::gauge!("password_hashing_in_use");
         gauge.set(self.in_use() as f64);
-        let running = self.inner.running.acquire().await.map_err(|_| Error::Busy);
-        let result = match running {
-            Ok(_permit) => tokio::task::spawn_blocking(job)
-                .await
-                .map_err(|e| Error::Hashing(e.to_string())),
-            Err(e) => Err(e),
-        };
-        gauge.set(self.in_use().saturating_sub(1) as f64);
-        result
+        let running = self
+            .inner
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Busy)?;
+        let hasher = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = job();
+            drop((running, admitted));
+            gauge.set(hasher.in_use() as f64);
+            result
+        })
+        .await
+        .map_err(|e| Error::Hashing(e.to_string()))
     }
 }
 

@@ -68,16 +68,18 @@ pub fn parse_bearer(header: Option<&[u8]>) -> Bearer {
         return Bearer::Malformed;
     };
     let mut parts = value.trim().splitn(2, ' ');
-    let (Some(scheme), Some(token)) = (parts.next(), parts.next()) else {
+    let scheme = parts.next().unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // RFC 6750 §3.1: another scheme carries no bearer credentials, so
+        // it is answered like a missing token (no error code).
+        return Bearer::Missing;
+    }
+    let Some(token) = parts.next() else {
         return Bearer::Malformed;
     };
     let token = token.trim();
     let is_b64_token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if !scheme.eq_ignore_ascii_case("bearer")
-        || token.is_empty()
-        || token.len() > MAX_TOKEN_LEN
-        || !token.chars().all(is_b64_token)
-    {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || !token.chars().all(is_b64_token) {
         return Bearer::Malformed;
     }
     Bearer::Token(hash_token(token))
@@ -108,14 +110,7 @@ mod tests {
     #[test]
     fn anything_but_a_bearer_token_is_malformed_or_missing() {
         assert_eq!(parse_bearer(None), Bearer::Missing);
-        for bad in [
-            "Basic abc",
-            "Bearer",
-            "Bearer ",
-            "bearer a b",
-            "Token abc",
-            "Bearer ä",
-        ] {
+        for bad in ["Bearer", "Bearer ", "bearer a b", "Bearer ä"] {
             assert_eq!(
                 parse_bearer(Some(bad.as_bytes())),
                 Bearer::Malformed,
@@ -123,6 +118,14 @@ mod tests {
             );
         }
         assert_eq!(parse_bearer(Some(&[0xff, 0xfe])), Bearer::Malformed);
+        // RFC 6750 §3.1: another scheme carries no bearer credentials.
+        for other in ["Basic abc", "Token abc", ""] {
+            assert_eq!(
+                parse_bearer(Some(other.as_bytes())),
+                Bearer::Missing,
+                "{other}"
+            );
+        }
         let long = format!("Bearer {}", "a".repeat(600));
         assert_eq!(parse_bearer(Some(long.as_bytes())), Bearer::Malformed);
     }

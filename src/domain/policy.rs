@@ -7,7 +7,7 @@
 use super::{Role, User, UserId};
 
 /// How sign-up is open (`--signup`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignupMode {
     Open,
     Closed,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::accounts::{Caller, Precondition};
-use crate::auth::tokens::parse_bearer;
+use crate::auth::tokens::{parse_bearer, Bearer};
 use crate::domain::{Role, UserId, Violations};
 
 /// A JSON object body, read field by field so that every bad field (wrong
@@ -140,18 +140,22 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// The caller if a token was sent (a bad one is still 401), else anonymous.
+/// The caller if a bearer token was sent (a bad one is still 401), else
+/// anonymous.
 pub struct MaybeSignedIn(pub Option<Caller>);
 
 impl FromRequestParts<AppState> for MaybeSignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            let SignedIn(caller) = SignedIn::from_request_parts(parts, state).await?;
-            Ok(Self(Some(caller)))
-        } else {
-            Ok(Self(None))
+        match parse_bearer(
+            parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .map(|v| v.as_bytes()),
+        ) {
+            Bearer::Missing => Ok(Self(None)),
+            bearer => Ok(Self(Some(state.accounts.authenticate(bearer).await?))),
         }
     }
 }

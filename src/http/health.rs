@@ -1,15 +1,15 @@
 //! Liveness and readiness, for load balancers and orchestrators.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
+use super::problem::ApiError;
 use super::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HealthOut {
-    /// `healthy`, `ready` or `unavailable`.
+    /// `healthy` or `ready`.
     pub status: &'static str,
 }
 
@@ -22,27 +22,14 @@ pub async fn health() -> Json<HealthOut> {
 /// Readiness: 503 while shutting down or when the database does not answer.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses(
     (status = 200, body = HealthOut),
-    (status = 503, body = HealthOut, description = "Shutting down, or the database does not answer")
+    (status = 503, body = super::problem::Problem, description = "Shutting down, or the database does not answer")
 ))]
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
-    if state.shutdown.is_cancelled() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(HealthOut {
-                status: "unavailable",
-            }),
-        );
+pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthOut>, ApiError> {
+    if state.draining.is_cancelled() {
+        return Err(ApiError::Unavailable {
+            retry_after_secs: 1,
+        });
     }
-    match state.accounts.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(HealthOut { status: "ready" })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthOut {
-                    status: "unavailable",
-                }),
-            )
-        }
-    }
+    state.accounts.ready().await?;
+    Ok(Json(HealthOut { status: "ready" }))
 }

@@ -75,20 +75,31 @@ async fn not_found() -> ApiError {
 /// timeout's 503) the contract's problem+json body; ours already have one.
 async fn as_problem(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    let is_error = status.is_client_error() || status.is_server_error();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with(problem::PROBLEM_JSON));
+    if !is_error || is_json {
         return response;
     }
-    let (parts, _) = response.into_parts();
+    let (parts, body) = response.into_parts();
+    // A framework rejection (e.g. a WebSocket handshake without `Upgrade`)
+    // says in plain text what was wrong: keep that text as the detail.
+    let text = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
     let detail = match status {
-        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed on this path; see the Allow header",
-        StatusCode::SERVICE_UNAVAILABLE => "The request took longer than the time limit",
-        _ => status.canonical_reason().unwrap_or("Error"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "Method not allowed on this path; see the Allow header".to_owned()
+        }
+        StatusCode::SERVICE_UNAVAILABLE => "The request took longer than the time limit".to_owned(),
+        _ if !text.trim().is_empty() => text.trim().chars().take(200).collect(),
+        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
     };
     let mut fresh = problem(status, detail, None);
     for (name, value) in &parts.headers {
-        if name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
             fresh.headers_mut().insert(name.clone(), value.clone());
         }
     }
@@ -137,7 +148,7 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 /// counted but not logged: load balancers poll it.
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -149,14 +160,14 @@ async fn observe(request: Request, next: Next) -> Response {
     response
         .headers_mut()
         .insert("x-request-id", HeaderValue::from(id));
-    let labels = [("method", method.to_string()), ("route", route.clone())];
-    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
-    metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.clone())
+        .record(elapsed.as_secs_f64());
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     if route != "/health" {
         tracing::info!(
             request_id = id,
-            method = %method,
+            method,
             route = %route,
             status,
             latency_us = elapsed.as_micros() as u64,
@@ -164,4 +175,19 @@ async fn observe(request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// A bounded label: any method token is valid HTTP, and each new label
+/// value would be a new metric series kept forever.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }

@@ -64,7 +64,8 @@ pub struct OAuthErrorOut {
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const REALM: &str = "Bearer realm=\"user-api\"";
-const INVALID_TOKEN: &str = "Bearer realm=\"user-api\", error=\"invalid_token\"";
+/// The contract's exact challenge (RFC 6750 §3.1).
+const INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
 
 /// A problem+json response for any status, used by the error mapping and by
 /// the fallbacks that turn the framework's bare errors into our shape.

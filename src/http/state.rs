@@ -12,7 +12,10 @@ use crate::accounts::Accounts;
 pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub web: Arc<WebSettings>,
-    /// Cancelled when the service starts shutting down.
+    /// Cancelled first on shutdown: readiness turns 503.
+    pub draining: CancellationToken,
+    /// Cancelled after the grace period: the listener closes, WebSockets
+    /// close with 1001.
     pub shutdown: CancellationToken,
     /// Open WebSockets, so shutdown can wait for their 1001 close frames.
     pub websockets: TaskTracker,

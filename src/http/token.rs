@@ -65,10 +65,15 @@ impl FromRequest<AppState> for TokenRequest {
         if form {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| invalid_request("The form body is malformed"))?;
+            let mut seen = std::collections::HashSet::new();
             for (key, value) in pairs {
-                if fields.insert(key.clone(), value.into()).is_some() {
-                    // RFC 6749 §3.1: parameters must not be repeated.
+                // RFC 6749 §3.1: parameters must not be repeated…
+                if !seen.insert(key.clone()) {
                     return Err(invalid_request(&format!("Parameter {key} is repeated")));
+                }
+                // …and one sent without a value is treated as omitted.
+                if !value.is_empty() {
+                    fields.insert(key, value.into());
                 }
             }
         } else {
@@ -81,17 +86,19 @@ impl FromRequest<AppState> for TokenRequest {
         let grant_type = object.string("grant_type");
         let username = object.required_string("username");
         let password = object.required_string("password");
-        for ignored in ["scope", "client_id", "client_secret"] {
-            object.string(ignored);
-        }
-        let violations = object.finish().into_vec();
+        // RFC 6749 §3.2: unrecognised parameters (`scope`, `client_id`, …)
+        // are ignored, as FastAPI's OAuth2PasswordRequestForm does.
+        let violations = std::mem::take(&mut object.violations).into_vec();
         if let Some(first) = violations.first() {
             return Err(invalid_request(&format!(
                 "{} {}",
                 first.field, first.message
             )));
         }
-        if grant_type.as_deref().is_some_and(|g| g != "password") {
+        if grant_type
+            .as_deref()
+            .is_some_and(|g| !g.is_empty() && g != "password")
+        {
             return Err(ApiError::OAuth {
                 error: "unsupported_grant_type",
                 description: "Only the password grant is supported".into(),

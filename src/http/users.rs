@@ -97,6 +97,7 @@ pub async fn create_user(
     mut body: JsonObject,
 ) -> Result<Response, ApiError> {
     let caller = caller.map(|c| c.user);
+    state.accounts.may_sign_up(caller.as_ref())?;
     let email = body.required_string("email");
     let name = body.required_string("name");
     let password = body.required_string("password");

@@ -47,7 +47,7 @@ pub async fn echo(
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
                 let reason = serve(socket, shutdown).await;
-                tracing::debug!(client_id = %client_id, reason, "websocket closed");
+                tracing::debug!(client_id = ?client_id, reason, "websocket closed");
             })
         }))
 }

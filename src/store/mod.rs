@@ -52,13 +52,24 @@ pub enum Error {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TokenHash(pub [u8; 32]);
 
+/// An argon2id PHC string: a target for offline guessing, so it never
+/// prints (`Debug` is redacted, there is no `Display`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
 /// A user to insert; the password is already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUserRow {
     pub email: Email,
     pub name: UserName,
     pub role: Role,
-    pub password_hash: String,
+    pub password_hash: PasswordHash,
 }
 
 /// A PATCH after authorization; `None` leaves a field as it is.
@@ -66,7 +77,7 @@ pub struct NewUserRow {
 pub struct UserChanges {
     pub email: Option<Email>,
     pub name: Option<UserName>,
-    pub password_hash: Option<String>,
+    pub password_hash: Option<PasswordHash>,
     pub is_active: Option<bool>,
     pub role: Option<Role>,
 }
@@ -78,8 +89,7 @@ pub struct TokenRevocation {
     pub keep: Option<TokenHash>,
 }
 
-/// `GET /users` filters. `after_id` and `skip` are never both set (the HTTP
-/// layer refuses that with 422).
+/// `GET /users` filters; the page is a separate `Page`.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
     /// Lower-cased by the caller; matched literally.
@@ -179,12 +189,15 @@ impl Store {
         }
     }
 
+    /// Issues a token to the user if they still exist and are active (they
+    /// may have been deleted or deactivated since their password was
+    /// checked); `false` when not.
     pub async fn insert_token(
         &self,
         hash: TokenHash,
         user: UserId,
         expires_at: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         match self {
             Self::Sqlite(s) => s.insert_token(hash, user, expires_at).await,
         }

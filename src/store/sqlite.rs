@@ -135,8 +135,11 @@ impl SqliteStore {
         };
         let result = f(&conn).map_err(classify);
         // Reads run inline and never yield, so at most one connection per
-        // thread that calls here is ever out: the stack stays small.
-        self.readers.lock().push(conn);
+        // thread that calls here is ever out: the stack stays small. One
+        // left inside a transaction would serve an old snapshot: drop it.
+        if conn.is_autocommit() {
+            self.readers.lock().push(conn);
+        }
         result
     }
 
@@ -176,7 +179,7 @@ impl SqliteStore {
                         user.name.as_str(),
                         user.name.as_str().to_lowercase(),
                         user.role.as_str(),
-                        user.password_hash,
+                        user.password_hash.0,
                         at
                     ],
                     user_from_row,
@@ -221,25 +224,24 @@ impl SqliteStore {
         self.read(|c| {
             // Both statements in one read transaction: the count and the
             // page see the same snapshot.
-            c.execute_batch("BEGIN")?;
-            let result = (|| {
-                let users = c
-                    .prepare_cached(&format!(
-                        "SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > ?4
+            let tx = c.unchecked_transaction()?;
+            let users = tx
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > ?4
                          ORDER BY id LIMIT ?5 OFFSET ?6"
-                    ))?
-                    .query_map(
-                        params![filter.q, filter.is_active, role, after, limit, skip],
-                        user_from_row,
-                    )?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let total: i64 = c
-                    .prepare_cached(&format!("SELECT count(*) FROM users WHERE {WHERE}"))?
-                    .query_row(params![filter.q, filter.is_active, role], |r| r.get(0))?;
-                Ok((users, total as u64))
-            })();
-            c.execute_batch("COMMIT")?;
-            result
+                ))?
+                .query_map(
+                    params![filter.q, filter.is_active, role, after, limit, skip],
+                    user_from_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total: i64 = tx
+                .prepare_cached(&format!("SELECT count(*) FROM users WHERE {WHERE}"))?
+                .query_row(params![filter.q, filter.is_active, role], |r| r.get(0))?;
+            // Dropping `tx` on an error rolls back: no connection goes back
+            // to the pool inside a stale read snapshot.
+            tx.commit()?;
+            Ok((users, total as u64))
         })
     }
 
@@ -280,7 +282,7 @@ impl SqliteStore {
                             changes.email.as_ref().map(Email::as_str),
                             changes.name.as_ref().map(|n| n.as_str()),
                             changes.name.as_ref().map(|n| n.as_str().to_lowercase()),
-                            changes.password_hash,
+                            changes.password_hash.map(|h| h.0),
                             changes.is_active,
                             changes.role.map(Role::as_str),
                             now()
@@ -341,12 +343,15 @@ impl SqliteStore {
         hash: TokenHash,
         user: UserId,
         expires_at: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO tokens (hash, user_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut s| s.execute(params![hash.0, user.0, expires_at, now()]))
-                .map(drop)
-                .map_err(classify)
+            conn.prepare_cached(
+                "INSERT INTO tokens (hash, user_id, expires_at, created_at)
+                 SELECT ?1, id, ?3, ?4 FROM users WHERE id = ?2 AND is_active = 1",
+            )
+            .and_then(|mut s| s.execute(params![hash.0, user.0, expires_at, now()]))
+            .map(|rows| rows == 1)
+            .map_err(classify)
         })
         .await
     }

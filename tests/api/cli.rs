@@ -34,7 +34,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// Every flag of the contract's table, with the environment variable that
 /// must stand for it.
-const FLAGS: [(&str, &str); 16] = [
+const FLAGS: [(&str, &str); 17] = [
     ("--listen", "USER_API_LISTEN"),
     ("--database-url", "USER_API_DATABASE_URL"),
     ("--metrics-addr", "USER_API_METRICS_ADDR"),
@@ -51,6 +51,7 @@ const FLAGS: [(&str, &str); 16] = [
     ("--argon2-iterations", "USER_API_ARGON2_ITERATIONS"),
     ("--argon2-parallelism", "USER_API_ARGON2_PARALLELISM"),
     ("--db-pool-size", "USER_API_DB_POOL_SIZE"),
+    ("--shutdown-grace", "USER_API_SHUTDOWN_GRACE"),
 ];
 
 // ---------------------------------------------------------------- version, help
@@ -521,6 +522,32 @@ fn sigint_exits_0() {
     app.signal("INT");
 
     assert_eq!(app.wait_for_exit().code(), Some(0));
+}
+
+#[test]
+fn on_sigterm_readiness_turns_503_for_the_grace_period_while_health_stays_200() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = serve(&dir, &["--shutdown-grace", "30s"], &[]);
+    let ready = client().get(app.url("/health/ready")).send().unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    app.signal("TERM");
+
+    let turned = poll_until(|| {
+        client()
+            .get(app.url("/health/ready"))
+            .send()
+            .is_ok_and(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+    });
+    assert!(turned, "/health/ready never answered 503 after SIGTERM");
+    let health = client().get(app.url("/health")).send().unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "still serving during the grace period"
+    );
+    app.signal("KILL");
+    app.wait_for_exit();
 }
 
 // ---------------------------------------------------------------- durability

@@ -6,6 +6,7 @@ mod support;
 
 mod authorization;
 mod cli;
+mod concurrency;
 mod cors;
 mod docs;
 mod health;

@@ -52,3 +52,31 @@ async fn metrics_count_requests_by_route_and_status_with_latency_histograms() {
     assert!(has("db_read_connections"), "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn unusual_methods_share_one_label_so_clients_cannot_grow_the_series() {
+    let app = spawn_app_with(&["--metrics-addr", "127.0.0.1:0"]).await;
+    for method in ["FROB", "XYZZY"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url("/users"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let url = format!("http://{}/metrics", app.metrics_addr.unwrap());
+    let text = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("FROB") && !text.contains("XYZZY"), "{text}");
+    assert!(text.contains(r#"method="other""#), "{text}");
+    app.stop().await;
+}

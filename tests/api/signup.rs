@@ -330,6 +330,18 @@ async fn an_admin_may_create_an_admin() {
 }
 
 #[tokio::test]
+async fn closed_signup_answers_401_before_looking_at_an_invalid_body() {
+    let app = spawn_app_with(&["--signup", "closed"]).await;
+
+    let response = app
+        .post_user(&json!({"email": "nope", "password": "short", "role": "admin"}))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn closed_signup_refuses_an_anonymous_caller_with_401() {
     let app = spawn_app_with(&["--signup", "closed"]).await;
 

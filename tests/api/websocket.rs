@@ -256,3 +256,13 @@ async fn a_socket_idle_for_60_seconds_is_closed() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_plain_get_of_the_socket_path_is_a_problem_json_400() {
+    let app = spawn_app().await;
+    let response = reqwest::get(app.url("/ws/plain")).await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body = crate::support::problem(response).await;
+    assert_eq!(body["status"], 400);
+    app.stop().await;
+}

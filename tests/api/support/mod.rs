@@ -54,6 +54,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
         ("--signup-rate", "0"),
         ("--argon2-memory-kib", "1024"),
         ("--argon2-iterations", "1"),
+        ("--shutdown-grace", "0s"),
     ];
     let mut args: Vec<String> = Vec::new();
     for (name, value) in defaults {
