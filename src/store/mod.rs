@@ -7,13 +7,17 @@
 //! Why rusqlite, called inline for reads: measured on this kind of machine
 //! (2 cores, server pinned to one, shared/MEASURED.md), an authenticated
 //! `GET /users/{id}` did 106–111k req/s with rusqlite prepared statements
-//! called directly in the handler, 90–99k through a dedicated DB thread and
-//! 62k with `spawn_blocking` over a pool, against 25k for Gin. A primary-key
-//! read costs a few microseconds, less than any hand-off to another thread;
-//! sqlx's SQLite driver hands every statement to a worker thread. Writes do
-//! go to one writer thread: a commit's fsync (~0.3 ms) or a lock wait must
-//! never stall an async worker, and SQLite admits one writer at a time
-//! anyway, so queueing them in-process costs nothing and avoids lock waits.
+//! called directly in a minimal handler, 90–99k through a dedicated DB
+//! thread and 62k with `spawn_blocking` over a pool, against 25k for Gin.
+//! Measured again on this service as a whole (2026-11-23, release build,
+//! 10,000 users, `taskset -c 1` server, `wrk -t1 -c64` on the other core,
+//! same binary but for the read path): inline 26–32k req/s, p99 3.7–4.7 ms;
+//! `spawn_blocking` 10–11k req/s, p99 12.5–13 ms. A primary-key read costs
+//! a few microseconds, less than any hand-off to another thread; sqlx's
+//! SQLite driver hands every statement to a worker thread. Writes do go to
+//! one writer thread: a commit's fsync (~0.3 ms) or a lock wait must never
+//! stall an async worker, and SQLite admits one writer at a time anyway, so
+//! queueing them in-process costs nothing and avoids lock waits.
 
 mod migrate;
 mod sqlite;
