@@ -22,7 +22,7 @@ pub async fn health() -> Json<HealthOut> {
 /// Readiness: 503 while shutting down or when the database does not answer.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses(
     (status = 200, body = HealthOut),
-    (status = 503, body = super::problem::Problem, description = "Shutting down, or the database does not answer")
+    (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Shutting down, or the database does not answer")
 ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthOut>, ApiError> {
     if state.draining.is_cancelled() {

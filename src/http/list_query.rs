@@ -38,8 +38,10 @@ impl ListQuery {
                         .check(
                             "skip",
                             value
-                                .parse::<u64>()
-                                .map_err(|_| "must be an integer ≥ 0".into()),
+                                .parse::<i64>()
+                                .ok()
+                                .and_then(|s| u64::try_from(s).ok())
+                                .ok_or_else(|| "must be an integer from 0 to 2^63-1".into()),
                         )
                         .unwrap_or(0);
                 }

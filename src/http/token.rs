@@ -17,13 +17,19 @@ use super::state::AppState;
 #[allow(dead_code)] // documents the body; `TokenRequest` parses it
 pub struct TokenIn {
     /// `password`, or left out.
+    #[schema(nullable = false)]
     grant_type: Option<String>,
     /// The account's email.
+    #[schema(min_length = 1)]
     username: String,
+    #[schema(min_length = 1)]
     password: String,
-    /// Accepted and ignored, as FastAPI does.
+    /// Accepted and ignored, as FastAPI does (so is any other parameter).
+    #[schema(nullable = false)]
     scope: Option<String>,
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    #[schema(nullable = false)]
     client_secret: Option<String>,
 }
 
@@ -113,14 +119,17 @@ impl FromRequest<AppState> for TokenRequest {
 
 /// Sign in with email and password; returns a bearer token.
 #[utoipa::path(post, path = "/token", tag = "auth",
-    request_body(content = TokenIn, content_type = "application/x-www-form-urlencoded",
-        description = "Also accepted as application/json"),
+    request_body(content(
+        (TokenIn = "application/x-www-form-urlencoded"),
+        (TokenIn = "application/json"),
+    )),
     responses(
-        (status = 200, body = TokenOut, description = "Signed in; send `Authorization: Bearer <access_token>`"),
+        (status = 200, body = TokenOut, description = "Signed in; send `Authorization: Bearer <access_token>`",
+            headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, body = super::problem::OAuthErrorOut, description = "RFC 6749 error: invalid_grant, invalid_request, unsupported_grant_type"),
-        (status = 413, body = super::problem::Problem),
-        (status = 415, body = super::problem::Problem),
-        (status = 503, body = super::problem::Problem, description = "Hashing saturated; retry after Retry-After"),
+        (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Hashing saturated; retry after Retry-After"),
     ))]
 pub async fn issue_token(
     State(state): State<AppState>,
@@ -144,7 +153,7 @@ pub async fn issue_token(
 /// Revoke the bearer token this request is made with. It stops working at
 /// once.
 #[utoipa::path(post, path = "/token/revoke", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "Revoked"), (status = 401, body = super::problem::Problem)))]
+    responses((status = 204, description = "Revoked"), (status = 401, body = super::problem::Problem, content_type = "application/problem+json")))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,

@@ -29,9 +29,9 @@ pub struct UserOut {
     pub role: Role,
     pub is_active: bool,
     /// RFC 3339, UTC.
-    #[schema(example = "2026-11-23T06:00:00Z")]
+    #[schema(example = "2026-11-23T06:00:00Z", format = DateTime)]
     pub created_at: String,
-    #[schema(example = "2026-11-23T06:00:00Z")]
+    #[schema(example = "2026-11-23T06:00:00Z", format = DateTime)]
     pub updated_at: String,
 }
 
@@ -65,17 +65,29 @@ fn render(status: StatusCode, user: &User) -> Response {
 
 /// Sign-up body. Unknown fields are refused with 422; `role` is known only
 /// when an admin sends it.
-#[derive(utoipa::ToSchema)]
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; `create_user` reads it field by field
 pub struct SignUpIn {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
-    #[schema(example = "Ada Lovelace")]
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
-    /// 15 to 128 characters by default, not a common password.
-    #[schema(example = "correct horse battery staple")]
+    /// 15 to 128 characters (the minimum is `--password-min-length`, 15 by
+    /// default), counted after NFKC normalisation; not a common password.
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 15,
+        max_length = 128
+    )]
     password: String,
-    /// Admins only.
+    /// Admins only; from anyone else an unknown field (422).
+    #[schema(nullable = false)]
     role: Option<Role>,
 }
 
@@ -83,13 +95,13 @@ pub struct SignUpIn {
 #[utoipa::path(post, path = "/users", tag = "users", request_body = SignUpIn, security((), ("bearer" = [])),
     responses(
         (status = 201, body = UserOut, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, body = super::problem::Problem, description = "Email already registered, or malformed JSON"),
-        (status = 401, body = super::problem::Problem, description = "Sign-up is closed and no token was sent, or the token is invalid"),
-        (status = 403, body = super::problem::Problem, description = "Sign-up is closed and the caller is not an admin"),
-        (status = 413, body = super::problem::Problem),
-        (status = 415, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem, description = "Invalid or unknown fields, every one named"),
-        (status = 503, body = super::problem::Problem),
+        (status = 400, body = super::problem::Problem, content_type = "application/problem+json", description = "Email already registered, or malformed JSON"),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json", description = "Sign-up is closed and no token was sent, or the token is invalid"),
+        (status = 403, body = super::problem::Problem, content_type = "application/problem+json", description = "Sign-up is closed and the caller is not an admin"),
+        (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json", description = "Invalid or unknown fields, every one named"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -130,7 +142,7 @@ fn valid<T>(value: Option<T>, violations: Violations) -> Result<T, ApiError> {
 
 /// The signed-in caller.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserOut), (status = 401, body = super::problem::Problem)))]
+    responses((status = 200, body = UserOut), (status = 401, body = super::problem::Problem, content_type = "application/problem+json"), (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After")))]
 pub async fn me(SignedIn(caller): SignedIn) -> Response {
     render(StatusCode::OK, &caller.user)
 }
@@ -138,18 +150,19 @@ pub async fn me(SignedIn(caller): SignedIn) -> Response {
 /// List users (admins only), ordered by id.
 #[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
     params(
-        ("skip" = Option<u64>, Query, description = "Users to skip (default 0); not with after_id"),
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 10)"),
-        ("after_id" = Option<i64>, Query, description = "Keyset pagination: users with a greater id"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Users to skip (default 0); not with after_id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 10)"),
+        ("after_id" = Option<i64>, Query, minimum = 0, description = "Keyset pagination: users with a greater id"),
         ("q" = Option<String>, Query, description = "Case-insensitive substring of email or name, taken literally"),
         ("is_active" = Option<bool>, Query),
         ("role" = Option<Role>, Query),
     ),
     responses(
         (status = 200, body = Vec<UserOut>, headers(("X-Total-Count" = u64, description = "Matches after the filters"), ("Link" = String, description = "rel=\"next\" page"))),
-        (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -187,12 +200,13 @@ pub async fn list_users(
 
 /// Get a user: yourself, or anyone if you are an admin.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = i64, Path)),
+    params(("id" = i64, Path, minimum = 1)),
     responses(
         (status = 200, body = UserOut, headers(("ETag" = String, description = "Strong; send it back in If-Match"))),
-        (status = 401, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem, description = "No such user, or not yours to see"),
-        (status = 422, body = super::problem::Problem),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::problem::Problem, content_type = "application/problem+json", description = "No such user, or not yours to see"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -206,32 +220,49 @@ pub async fn get_user(
 /// PATCH body: any subset of the fields. Users change their own `name`,
 /// `email` and `password` (the last two with `current_password`); admins also
 /// `role` and `is_active`, and anyone's password without `current_password`.
-#[derive(utoipa::ToSchema)]
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; `update_user` reads it field by field
 pub struct UserPatchIn {
+    #[schema(nullable = false, format = Email, max_length = 254)]
     email: Option<String>,
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: Option<String>,
+    /// The new password: the same rules as at sign-up.
+    #[schema(nullable = false, min_length = 15, max_length = 128)]
     password: Option<String>,
+    /// Required to change your own `email` or `password`.
+    #[schema(nullable = false, max_length = 128)]
     current_password: Option<String>,
     /// Admins only.
+    #[schema(nullable = false)]
     is_active: Option<bool>,
     /// Admins only.
+    #[schema(nullable = false)]
     role: Option<Role>,
 }
 
 /// Change a user.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "ETag from a GET; 412 when stale")),
+    params(("id" = i64, Path, minimum = 1), ("If-Match" = Option<String>, Header, nullable = false, description = "An ETag from a GET, or *; 412 when it does not match")),
     request_body = UserPatchIn,
     responses(
         (status = 200, body = UserOut, headers(("ETag" = String))),
-        (status = 400, body = super::problem::Problem, description = "Email already registered, or malformed JSON"),
-        (status = 401, body = super::problem::Problem),
-        (status = 403, body = super::problem::Problem, description = "A field you may not change, or a wrong current_password"),
-        (status = 404, body = super::problem::Problem),
-        (status = 409, body = super::problem::Problem, description = "Would leave no active admin"),
-        (status = 412, body = super::problem::Problem),
-        (status = 422, body = super::problem::Problem),
+        (status = 400, body = super::problem::Problem, content_type = "application/problem+json", description = "Email already registered, or malformed JSON"),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = super::problem::Problem, content_type = "application/problem+json", description = "A field you may not change, or a wrong current_password"),
+        (status = 404, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::problem::Problem, content_type = "application/problem+json", description = "Would leave no active admin"),
+        (status = 412, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -267,13 +298,15 @@ pub async fn update_user(
 /// Delete a user: yourself, or anyone if you are an admin. Their tokens stop
 /// working at once; the id is never reused; the email may sign up again.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)),
+    params(("id" = i64, Path, minimum = 1), ("If-Match" = Option<String>, Header, nullable = false, description = "An ETag from a GET, or *; 412 when it does not match")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = super::problem::Problem),
-        (status = 404, body = super::problem::Problem),
-        (status = 409, body = super::problem::Problem, description = "Would remove the last active admin"),
-        (status = 412, body = super::problem::Problem),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::problem::Problem, content_type = "application/problem+json", description = "Would remove the last active admin"),
+        (status = 412, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,

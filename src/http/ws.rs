@@ -26,7 +26,7 @@ const NORMAL: u16 = 1000;
     params(("client_id" = String, Path)),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 403, body = super::problem::Problem, description = "A browser Origin that is not allowed"),
+        (status = 403, body = super::problem::Problem, content_type = "application/problem+json", description = "A browser Origin that is not allowed"),
     ))]
 pub async fn echo(
     State(state): State<AppState>,
