@@ -1,0 +1,122 @@
+//! `user-api serve` starting up: without `--database-url` it keeps its data
+//! in `user-api.db` in the working directory, and it prints one line saying
+//! where it listens; when it cannot start (a taken port, a bad flag value, a
+//! database it cannot use) it exits non-zero with a one-line reason, never a
+//! panic.
+
+use std::net::TcpListener;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::{client, run_serve_to_exit, run_to_exit, set_schema_version, spawn_binary, sqlite_url};
+
+#[test]
+fn serve_without_a_database_flag_keeps_its_data_in_user_api_db_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_binary(&["serve", "--listen", "127.0.0.1:0"], &[], dir.path());
+    let health = client().get(app.url("/health")).send().unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(
+        health.json::<Value>().unwrap(),
+        json!({"status": "healthy"})
+    );
+    assert!(dir.path().join("user-api.db").is_file());
+}
+
+#[test]
+fn serve_prints_exactly_one_line_saying_where_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_binary(&["serve", "--listen", "127.0.0.1:0"], &[], dir.path());
+    let health = client().get(app.url("/health")).send().unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    app.signal("TERM");
+    app.wait_for_exit();
+    assert_eq!(
+        app.stdout_lines(),
+        vec![format!("user-api listening on http://{}", app.addr)]
+    );
+}
+
+#[test]
+fn serve_on_a_taken_port_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let exit = run_serve_to_exit(&dir, &["--listen", &port]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains(&port), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
+
+#[test]
+fn serve_with_listen_nowhere_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit = run_serve_to_exit(&dir, &["--listen", "nowhere"]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("--listen"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
+
+#[test]
+fn serve_with_password_min_length_7_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit = run_serve_to_exit(&dir, &["--password-min-length", "7"]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("--password-min-length"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
+
+#[test]
+fn serve_with_token_ttl_soon_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit = run_serve_to_exit(&dir, &["--token-ttl", "soon"]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("--token-ttl"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
+
+#[test]
+fn serve_with_a_mysql_database_url_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let exit = run_serve_to_exit(&dir, &["--database-url", "mysql://x"]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("--database-url"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
+
+#[test]
+fn serve_on_a_file_that_is_not_sqlite_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(dir.path().join("user-api.db"), garbage).unwrap();
+    let exit = run_serve_to_exit(&dir, &[]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("user-api.db"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
+
+#[test]
+fn serve_on_a_database_from_a_newer_schema_version_exits_non_zero_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("user-api.db");
+    let migrated = run_to_exit(
+        &["migrate", "--database-url", &sqlite_url(&db)],
+        &[],
+        dir.path(),
+        None,
+    );
+    assert!(migrated.status.success(), "{migrated:?}");
+    set_schema_version(&db, 999);
+    let exit = run_serve_to_exit(&dir, &[]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("999"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}

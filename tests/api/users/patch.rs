@@ -1,0 +1,66 @@
+//! `PATCH /users/{id}`: users change their own name and email, and an email
+//! taken by another user, in any case, is refused.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::{patch, user};
+use crate::support::{problem, spawn_app, PASSWORD};
+
+#[tokio::test]
+async fn a_user_changes_their_own_name_and_a_get_shows_it() {
+    let app = spawn_app().await;
+    let (id, token) = app.user_with_token("ada@example.com").await;
+
+    let response = patch(&app, id, &token, json!({"name": "Ada King"})).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["name"], "Ada King");
+    assert_eq!(user(&app, id, &token).await["name"], "Ada King");
+}
+
+#[tokio::test]
+async fn a_user_changes_their_own_email_with_current_password_and_a_get_shows_it() {
+    let app = spawn_app().await;
+    let (id, token) = app.user_with_token("ada@example.com").await;
+
+    let response = patch(
+        &app,
+        id,
+        &token,
+        json!({"email": "ada.king@example.com", "current_password": PASSWORD}),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["email"],
+        "ada.king@example.com"
+    );
+    assert_eq!(
+        user(&app, id, &token).await["email"],
+        "ada.king@example.com"
+    );
+}
+
+#[tokio::test]
+async fn patch_email_to_one_taken_in_another_case_is_400_email_already_registered() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let (id, token) = app.user_with_token("grace@example.com").await;
+
+    let response = patch(
+        &app,
+        id,
+        &token,
+        json!({"email": "ADA@Example.COM", "current_password": PASSWORD}),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        problem(response).await["detail"],
+        "Email already registered"
+    );
+    assert_eq!(user(&app, id, &token).await["email"], "grace@example.com");
+}
