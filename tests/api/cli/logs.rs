@@ -148,3 +148,23 @@ fn json_log_session() -> LogSession {
         .collect();
     LogSession { raw, lines, token }
 }
+
+#[test]
+fn a_username_with_a_line_break_cannot_forge_a_text_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = serve(&dir, &["--log-format", "text"], &[]);
+    let forged =
+        "x\nFORGED user_api::audit: sign-in attempt account=admin@example.com outcome=\"success\"";
+    sign_in(&app, forged, WRONG_PASSWORD);
+    app.signal("TERM");
+    app.wait_for_exit();
+    let lines = app.stderr_lines();
+    assert!(
+        lines.iter().any(|l| l.contains("sign-in attempt")),
+        "the attempt is logged: {lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.to_lowercase().starts_with("forged")),
+        "a line break in the username started a line of its own: {lines:?}"
+    );
+}
