@@ -9,6 +9,7 @@
 
 mod admin;
 mod environment;
+mod hashing;
 mod help;
 mod logs;
 mod migrate;
