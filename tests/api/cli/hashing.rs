@@ -55,7 +55,7 @@ fn abandoned_sign_ins_do_not_run_more_hashes_than_hash_concurrency() {
             .send();
     }
     // Sample the process for a while: one hashing thread may run (and the
-    // async worker, briefly); eight abandoned hashes must not.
+    // two async workers, briefly); eight abandoned hashes must not.
     let mut most = 0;
     for _ in 0..50 {
         most = most.max(runnable_threads(app.child.id()));
