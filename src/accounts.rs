@@ -10,9 +10,11 @@ use crate::auth::tokens::{AccessToken, Bearer};
 use crate::domain::policy::{self, Denied, SignupMode};
 use crate::domain::{Email, NewUser, Password, PasswordPolicy, Role, User, UserId, UserPatch};
 use crate::store::{
-    self, NewUserRow, Page, PasswordHash, Store, TokenHash, TokenRevocation, UserChanges,
-    UserFilter,
+    self, NewUserRow, PasswordHash, Store, TokenHash, TokenRevocation, UserChanges,
 };
+
+/// `GET /users` filters and pages, as the HTTP layer builds them.
+pub use crate::store::{Page, UserFilter};
 
 /// What a use case can end in besides success.
 #[derive(Debug, thiserror::Error)]

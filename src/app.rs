@@ -58,7 +58,7 @@ pub fn accounts(
 ) -> Result<Accounts, StartError> {
     Ok(Accounts {
         store,
-        hasher: Hasher::new(hashing)?,
+        hasher: Hasher::new(hashing.config())?,
         password_policy: PasswordPolicy {
             min_chars: usize::from(hashing.password_min_length),
         },

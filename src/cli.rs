@@ -78,6 +78,17 @@ pub struct HashArgs {
     pub password_min_length: u8,
 }
 
+impl HashArgs {
+    pub fn config(&self) -> crate::auth::hashing::HashingConfig {
+        crate::auth::hashing::HashingConfig {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+            concurrency: self.hash_concurrency.map(|n| n as usize),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct AdminCreateArgs {
     /// The admin's email address (their sign-in name).

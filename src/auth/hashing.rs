@@ -13,7 +13,6 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 use super::Error;
-use crate::cli::HashArgs;
 use crate::domain::Password;
 
 /// Requests allowed to wait for a hashing slot, per slot: at ~25 ms a hash
@@ -37,18 +36,27 @@ struct Inner {
     dummy_hash: String,
 }
 
+/// The cost of a hash and how many may run at once.
+#[derive(Debug, Clone, Copy)]
+pub struct HashingConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Computations at once; `None`: the number of cores.
+    pub concurrency: Option<usize>,
+}
+
 impl Hasher {
-    pub fn new(args: &HashArgs) -> Result<Self, Error> {
+    pub fn new(config: HashingConfig) -> Result<Self, Error> {
         let params = Params::new(
-            args.argon2_memory_kib,
-            args.argon2_iterations,
-            args.argon2_parallelism,
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
             None,
         )
         .map_err(|e| Error::Hashing(e.to_string()))?;
-        let slots = args
-            .hash_concurrency
-            .map(|n| n as usize)
+        let slots = config
+            .concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let dummy_hash = hash_with(&params, "user-api dummy password for unknown accounts")?;
         Ok(Self {

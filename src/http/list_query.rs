@@ -4,8 +4,8 @@
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use super::problem::ApiError;
+use crate::accounts::UserFilter;
 use crate::domain::Violations;
-use crate::store::UserFilter;
 
 /// `GET /users` query parameters, every bad one reported.
 pub struct ListQuery {

@@ -13,9 +13,9 @@ use super::extract::{etag, IfMatch, JsonObject, MaybeSignedIn, SignedIn, UserIdP
 use super::list_query::ListQuery;
 use super::problem::ApiError;
 use super::state::AppState;
+use crate::accounts::Page;
 use crate::domain::policy::may_choose_role;
 use crate::domain::{NewUser, NewUserFields, Role, User, UserPatch, UserPatchFields, Violations};
-use crate::store::Page;
 
 /// A user as the API shows it. The password hash never leaves the store.
 #[derive(Serialize, utoipa::ToSchema)]
