@@ -33,20 +33,23 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             ));
         }
         let bytes = read_body(req, state).await?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(fields)) => Ok(Self {
-                fields,
-                violations: Violations::default(),
-            }),
+        Self::parse(&bytes)
+    }
+}
+
+impl JsonObject {
+    /// The body as a JSON object: malformed JSON is 400, any other JSON
+    /// value 422.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(fields)) => Ok(Self::from_map(fields)),
             Ok(_) => Err(ApiError::Unprocessable(
                 "The body must be a JSON object".into(),
             )),
             Err(e) => Err(ApiError::MalformedJson(format!("Malformed JSON: {e}"))),
         }
     }
-}
 
-impl JsonObject {
     pub fn from_map(fields: Map<String, Value>) -> Self {
         Self {
             fields,

@@ -8,7 +8,7 @@ mod health;
 pub mod list_query;
 pub mod problem;
 pub mod state;
-mod token;
+pub mod token;
 mod users;
 mod ws;
 

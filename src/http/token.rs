@@ -67,9 +67,17 @@ impl FromRequest<AppState> for TokenRequest {
             ));
         }
         let body = read_body(req, state).await?;
+        Self::parse(form, &body)
+    }
+}
+
+impl TokenRequest {
+    /// The grant's fields from a form-encoded (`form`) or JSON body, or the
+    /// RFC 6749 §5.2 error that describes what is wrong with it.
+    pub fn parse(form: bool, body: &[u8]) -> Result<Self, ApiError> {
         let mut fields = serde_json::Map::new();
         if form {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
                 .map_err(|_| invalid_request("The form body is malformed"))?;
             let mut seen = std::collections::HashSet::new();
             for (key, value) in pairs {
@@ -83,7 +91,7 @@ impl FromRequest<AppState> for TokenRequest {
                 }
             }
         } else {
-            match serde_json::from_slice(&body) {
+            match serde_json::from_slice(body) {
                 Ok(serde_json::Value::Object(map)) => fields = map,
                 _ => return Err(invalid_request("The body must be a JSON object")),
             }
