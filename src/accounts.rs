@@ -2,15 +2,23 @@
 //! sign up, sign in, read, change, delete. Each is a short series of named
 //! steps over `domain`, `auth` and `store`. No HTTP types here.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::hashing::Hasher;
 use crate::auth::tokens::{AccessToken, Bearer};
 use crate::domain::policy::{self, Denied, SignupMode};
+use crate::domain::throttle::{ThrottleRules, Throttled};
 use crate::domain::{Email, NewUser, Password, PasswordPolicy, Role, User, UserId, UserPatch};
 use crate::store::{
-    self, NewUserRow, PasswordHash, Store, TokenHash, TokenRevocation, UserChanges,
+    self, IdempotencyClaim, IdempotencyStart, NewUserRow, PasswordHash, RenderReply, Store,
+    StoredReply, TokenHash, TokenRevocation, UserChanges,
 };
 
 /// `GET /users` filters and pages, as the HTTP layer builds them.
@@ -33,6 +41,13 @@ pub enum Error {
     WrongCurrentPassword,
     #[error("the user changed since the version the client saw")]
     PreconditionFailed,
+    /// Too many failed sign-ins or sign-ups: wait this long.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error("a request with this Idempotency-Key is still running")]
+    IdempotencyInFlight,
+    #[error("this Idempotency-Key was used with another request")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
@@ -62,12 +77,108 @@ pub enum Precondition {
     Versions(Vec<i64>),
 }
 
+/// An `Idempotency-Key` of a sign-up, as the HTTP layer read it.
+pub struct Idempotency {
+    pub key: String,
+    /// SHA-256 of the caller and the body: the same key with another body
+    /// is refused.
+    pub fingerprint: [u8; 32],
+    /// The body to keep for retries, rendered from the created user.
+    pub render: RenderReply,
+}
+
+/// How long an idempotency key is kept (the contract: 24 hours).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// What a sign-up ended in.
+pub enum SignUp {
+    Created(User),
+    /// A retry of a finished sign-up: its first reply.
+    Replayed(StoredReply),
+}
+
+/// Sign-ups a minute per client address, in this process's memory (a
+/// generic cell rate: a burst of `rate`, then one every `60/rate` s).
+pub struct SignupLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl SignupLimiter {
+    /// `None` for a rate of 0 (no limit).
+    pub fn per_minute(rate: u32) -> Option<Self> {
+        NonZeroU32::new(rate).map(|rate| Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+        })
+    }
+
+    fn check(&self, client: IpAddr) -> Result<(), Error> {
+        self.limiter.check_key(&client).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Error::Throttled {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })
+    }
+
+    /// Forgets addresses whose allowance is full again.
+    pub fn prune(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
 pub struct Accounts {
     pub store: Store,
     pub hasher: Hasher,
     pub password_policy: PasswordPolicy,
     pub token_ttl: Duration,
     pub signup: SignupMode,
+    pub signup_limiter: Option<SignupLimiter>,
+    pub throttle: ThrottleRules,
+    /// A request cannot run longer than this (the request time limit): an
+    /// idempotency key still unfinished after it was abandoned.
+    pub request_timeout: Duration,
+    pub signin_gate: AccountGate,
+}
+
+/// One password check at a time per account in this process. Attempts are
+/// also counted in the store before they run (which bounds racing guesses
+/// across instances); queuing them here as well means concurrent *right*
+/// passwords each see the previous one's reset instead of a count inflated
+/// by attempts still running.
+#[derive(Default)]
+pub struct AccountGate {
+    locks: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct GatePass<'a> {
+    gate: &'a AccountGate,
+    key: String,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl AccountGate {
+    async fn enter(&self, key: String) -> GatePass<'_> {
+        let lock = self.locks.lock().entry(key.clone()).or_default().clone();
+        GatePass {
+            gate: self,
+            key,
+            _held: lock.lock_owned().await,
+        }
+    }
+}
+
+impl Drop for GatePass<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.gate.locks.lock();
+        // Only the map's reference and this pass's are left: no one waits.
+        if locks
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) <= 2)
+        {
+            locks.remove(&self.key);
+        }
+    }
 }
 
 impl Accounts {
@@ -78,10 +189,78 @@ impl Accounts {
     }
 
     /// `POST /users`. The caller (if any) was authenticated and the fields
-    /// parsed; here sign-up mode is applied, then the password hashed.
-    pub async fn sign_up(&self, caller: Option<&User>, new: NewUser) -> Result<User, Error> {
+    /// parsed; here sign-up mode, the idempotency key and the per-address
+    /// rate are applied, then the password hashed.
+    pub async fn sign_up(
+        &self,
+        caller: Option<&User>,
+        new: NewUser,
+        client: IpAddr,
+        idempotency: Option<Idempotency>,
+    ) -> Result<SignUp, Error> {
         policy::may_create(caller, self.signup)?;
-        let user = self.create(new).await?;
+        let Some(Idempotency {
+            key,
+            fingerprint,
+            render,
+        }) = idempotency
+        else {
+            self.check_signup_rate(caller, client)?;
+            return Ok(SignUp::Created(self.created(caller, new, None).await?));
+        };
+        let claim = IdempotencyClaim {
+            client: client.to_string(),
+            key,
+            fingerprint,
+        };
+        let now = store::now();
+        let lease = i64::try_from(self.request_timeout.as_secs()).unwrap_or(i64::MAX);
+        let start = self
+            .store
+            .start_idempotent(
+                claim.clone(),
+                now - IDEMPOTENCY_TTL_SECS,
+                now.saturating_sub(lease.saturating_add(5)),
+            )
+            .await?;
+        match start {
+            IdempotencyStart::Replay(reply) => return Ok(SignUp::Replayed(reply)),
+            IdempotencyStart::InFlight => return Err(Error::IdempotencyInFlight),
+            IdempotencyStart::OtherBody => return Err(Error::IdempotencyKeyReused),
+            IdempotencyStart::Fresh => {}
+        }
+        let created = match self.check_signup_rate(caller, client) {
+            Ok(()) => {
+                self.created(caller, new, Some((claim.clone(), render)))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if created.is_err() {
+            // Nothing was created: a retry must run again, not replay.
+            if let Err(e) = self.store.release_idempotent(claim).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+        }
+        Ok(SignUp::Created(created?))
+    }
+
+    /// Admins creating accounts are not rate-limited; everyone else is, per
+    /// client address.
+    fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
+        match &self.signup_limiter {
+            Some(limiter) if !caller.is_some_and(User::is_admin) => limiter.check(client),
+            _ => Ok(()),
+        }
+    }
+
+    async fn created(
+        &self,
+        caller: Option<&User>,
+        new: NewUser,
+        reply: Option<(IdempotencyClaim, RenderReply)>,
+    ) -> Result<User, Error> {
+        let user = self.create(new, reply).await?;
         if let Some(admin) = caller.filter(|c| c.is_admin()) {
             tracing::info!(target: "user_api::audit", actor = admin.id.0, subject = user.id.0, role = user.role.as_str(), "admin created user");
         }
@@ -91,31 +270,45 @@ impl Accounts {
     /// `user-api admin create`: no caller, sign-up mode does not apply.
     pub async fn create_admin(&self, mut new: NewUser) -> Result<User, Error> {
         new.role = Role::Admin;
-        self.create(new).await
+        self.create(new, None).await
     }
 
-    async fn create(&self, new: NewUser) -> Result<User, Error> {
+    async fn create(
+        &self,
+        new: NewUser,
+        reply: Option<(IdempotencyClaim, RenderReply)>,
+    ) -> Result<User, Error> {
         let password_hash = PasswordHash(self.hasher.hash(new.password).await?);
         Ok(self
             .store
-            .create_user(NewUserRow {
-                email: new.email,
-                name: new.name,
-                role: new.role,
-                password_hash,
-            })
+            .create_user(
+                NewUserRow {
+                    email: new.email,
+                    name: new.name,
+                    role: new.role,
+                    password_hash,
+                },
+                reply,
+            )
             .await?)
     }
 
-    /// `POST /token`. Every attempt is logged with its outcome; the password
-    /// and the token never are.
+    /// `POST /token`. Every attempt is counted against the account and the
+    /// client address before the password is checked, and logged with its
+    /// outcome; the password and the token never are.
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
         client: IpAddr,
     ) -> Result<(AccessToken, User), Error> {
-        let outcome = self.check_credentials(username, password).await;
+        let result = self.try_sign_in(username, password, client).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(Error::InvalidCredentials) => "invalid_credentials",
+            Err(Error::Throttled { .. }) => "throttled",
+            Err(_) => "error",
+        };
         // The account as parsed, or the raw name escaped and cut short: a
         // username must not be able to forge a log line.
         let account = Email::parse(username).map_or_else(
@@ -129,37 +322,106 @@ impl Accounts {
             },
             |email| email.as_str().escape_debug().to_string(),
         );
-        let result = match outcome {
-            Ok(user) => {
-                let token = AccessToken::generate()?;
-                let ttl = i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX);
-                let expires_at = store::now().saturating_add(ttl);
-                if self
-                    .store
-                    .insert_token(token.hash(), user.id, expires_at)
-                    .await?
-                {
-                    Ok((token, user))
-                } else {
-                    Err(Error::InvalidCredentials)
-                }
-            }
-            Err(e) => Err(e),
-        };
-        let outcome = match &result {
-            Ok(_) => "success",
-            Err(Error::InvalidCredentials) => "invalid_credentials",
-            Err(_) => "error",
-        };
         metrics::counter!("signin_attempts_total", "outcome" => outcome).increment(1);
         tracing::info!(target: "user_api::audit", account = %account, client = %client, outcome, "sign-in attempt");
         result
     }
 
-    /// The user these credentials belong to, if they are right and the
-    /// account is active. The hash is always verified, against a dummy for an
-    /// unknown email, so every failure costs the same time.
-    async fn check_credentials(&self, username: &str, password: &str) -> Result<User, Error> {
+    async fn try_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<(AccessToken, User), Error> {
+        let account = Throttled::account(username);
+        let (user, stored) = self
+            .checked_attempt(account, client, |accounts| {
+                accounts.check_credentials(username, password)
+            })
+            .await?;
+        self.upgrade_hash(&user, password, stored).await;
+        let token = AccessToken::generate()?;
+        let ttl = i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX);
+        let expires_at = store::now().saturating_add(ttl);
+        if self
+            .store
+            .insert_token(token.hash(), user.id, expires_at)
+            .await?
+        {
+            Ok((token, user))
+        } else {
+            Err(Error::InvalidCredentials)
+        }
+    }
+
+    /// Runs a password check as a counted attempt: refused with `Throttled`
+    /// while the account or the address must wait; counted before it runs
+    /// (so racing attempts buy no extra tries); given back when it succeeds.
+    async fn checked_attempt<'a, T, F>(
+        &'a self,
+        account: Throttled,
+        client: IpAddr,
+        check: impl FnOnce(&'a Self) -> F,
+    ) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, Error>>,
+    {
+        let address = Throttled::Address(client);
+        let _pass = self.signin_gate.enter(account.key()).await;
+        let wait = self
+            .store
+            .begin_signin_attempt(account.clone(), address.clone(), self.throttle)
+            .await?;
+        if let Some(wait) = wait {
+            return Err(Error::Throttled {
+                retry_after_secs: wait.max(1),
+            });
+        }
+        let checked = check(self).await;
+        let failed = matches!(
+            checked,
+            Err(Error::InvalidCredentials | Error::WrongCurrentPassword)
+        );
+        // Any other error (busy hasher, database) is no verdict on the
+        // password: it stays counted on the account, not on the address.
+        if checked.is_ok() || failed {
+            self.store
+                .end_signin_attempt(account, address, checked.is_ok(), self.throttle)
+                .await?;
+        }
+        checked
+    }
+
+    /// Re-hashes the password when the stored hash is weaker than the
+    /// configured parameters (the contract: "re-hashed at the next
+    /// successful login"). Best effort: a busy hasher or store only
+    /// postpones it to the next sign-in.
+    async fn upgrade_hash(&self, user: &User, password: &str, stored: String) {
+        if !self.hasher.is_weaker(&stored) {
+            return;
+        }
+        let Ok(password) = Password::for_verification(password) else {
+            return;
+        };
+        let upgraded = match self.hasher.hash(password).await {
+            Ok(new) => self.store.upgrade_password_hash(user.id, stored, new).await,
+            Err(e) => Err(store::Error::Unavailable(e.to_string())),
+        };
+        match upgraded {
+            Ok(()) => tracing::info!(user = user.id.0, "password re-hashed with the configured parameters"),
+            Err(e) => tracing::warn!(user = user.id.0, error = %e, "password re-hash postponed"),
+        }
+    }
+
+    /// The user these credentials belong to and their stored hash, if they
+    /// are right and the account is active. The hash is always verified,
+    /// against a dummy for an unknown email, so every failure costs the
+    /// same time.
+    async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(User, String), Error> {
         let email = Email::parse(username).ok();
         let password =
             Password::for_verification(password).map_err(|_| Error::InvalidCredentials)?;
@@ -171,9 +433,9 @@ impl Accounts {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
-        let verified = self.hasher.verify(password, hash).await?;
-        match user {
-            Some(user) if verified && user.is_active => Ok(user),
+        let verified = self.hasher.verify(password, hash.clone()).await?;
+        match (user, hash) {
+            (Some(user), Some(hash)) if verified && user.is_active => Ok((user, hash)),
             _ => Err(Error::InvalidCredentials),
         }
     }
@@ -227,6 +489,7 @@ impl Accounts {
         id: UserId,
         patch: UserPatch,
         precondition: Option<Precondition>,
+        client: IpAddr,
     ) -> Result<User, Error> {
         let target = self.get(&caller.user, id).await?;
         let duty = policy::may_patch(&caller.user, &target, patch.fields())?;
@@ -236,7 +499,7 @@ impl Accounts {
             return Ok(target);
         }
         if duty.needs_current_password {
-            self.verify_current_password(&caller.user, patch.current_password.clone())
+            self.verify_current_password(&caller.user, patch.current_password.clone(), client)
                 .await?;
         }
         let password_hash = match patch.password {
@@ -275,24 +538,31 @@ impl Accounts {
         Ok(updated)
     }
 
+    /// `current_password` is a sign-in in all but name: it is counted and
+    /// throttled like one, so a stolen token cannot guess the password.
     async fn verify_current_password(
         &self,
         user: &User,
         given: Option<Password>,
+        client: IpAddr,
     ) -> Result<(), Error> {
         let Some(given) = given else {
             return Err(Error::WrongCurrentPassword);
         };
-        let stored = self
-            .store
-            .credentials(&user.email)
-            .await?
-            .map(|(_, hash)| hash);
-        if self.hasher.verify(given, stored).await? {
-            Ok(())
-        } else {
-            Err(Error::WrongCurrentPassword)
-        }
+        let account = Throttled::Account(user.email.as_str().to_owned());
+        self.checked_attempt(account, client, |accounts| async move {
+            let stored = accounts
+                .store
+                .credentials(&user.email)
+                .await?
+                .map(|(_, hash)| hash);
+            if accounts.hasher.verify(given, stored).await? {
+                Ok(())
+            } else {
+                Err(Error::WrongCurrentPassword)
+            }
+        })
+        .await
     }
 
     pub async fn delete(

@@ -6,14 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, SignupLimiter, IDEMPOTENCY_TTL_SECS};
+use crate::domain::throttle::ThrottleRules;
 use crate::auth::hashing::Hasher;
 use crate::cli::{HashArgs, ServeArgs, StoreArgs};
 use crate::domain::PasswordPolicy;
+use crate::http::connections::CappedListener;
 use crate::http::{self, AppState, WebSettings};
 use crate::store::Store;
 
@@ -40,11 +44,12 @@ pub struct App {
     state: AppState,
     request_timeout: Duration,
     shutdown_grace: Duration,
+    max_connections: usize,
 }
 
 /// Opens the store named by the flags (running migrations).
 pub fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
-    Store::open(&args.database_url).map_err(|source| StartError::Store {
+    Store::open(&args.database_url, args.max_bytes()).map_err(|source| StartError::Store {
         url: args.database_url.to_string(),
         source,
     })
@@ -64,6 +69,10 @@ pub fn accounts(
         },
         token_ttl: args.map_or(Duration::from_secs(3600), |a| a.token_ttl),
         signup: args.map_or(crate::domain::policy::SignupMode::Open, |a| a.signup),
+        signup_limiter: args.and_then(|a| SignupLimiter::per_minute(a.signup_rate)),
+        throttle: ThrottleRules::default(),
+        request_timeout: args.map_or(Duration::from_secs(30), |a| a.request_timeout),
+        signin_gate: Default::default(),
     })
 }
 
@@ -95,10 +104,13 @@ impl App {
             web: Arc::new(WebSettings {
                 cors_origins: args.cors_origins.clone(),
                 trusted_proxies: args.trusted_proxies.clone(),
+                max_in_flight: args.max_in_flight as usize,
+                request_timeout: args.request_timeout,
             }),
             draining: CancellationToken::new(),
             shutdown: CancellationToken::new(),
             websockets: TaskTracker::new(),
+            websocket_slots: Arc::new(Semaphore::new(args.max_websockets as usize)),
         };
         Ok(Self {
             listener,
@@ -106,6 +118,7 @@ impl App {
             state,
             request_timeout: args.request_timeout,
             shutdown_grace: args.shutdown_grace,
+            max_connections: args.max_connections as usize,
         })
     }
 
@@ -147,9 +160,18 @@ impl App {
         if let Some(listener) = self.metrics {
             tokio::spawn(crate::metrics::serve(listener, token.clone()));
         }
-        let router = http::router(self.state, self.request_timeout);
+        tokio::spawn(prune_every(
+            PRUNE_INTERVAL,
+            self.state.accounts.clone(),
+            token.clone(),
+        ));
+        let router = http::router(self.state);
+        // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a
+        // listener of our own.
+        let listener =
+            CappedListener::new(self.listener, self.max_connections).tap_io(|_| {});
         let serve = axum::serve(
-            self.listener,
+            listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(token.clone().cancelled_owned());
@@ -163,6 +185,32 @@ impl App {
         websockets.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), websockets.wait()).await;
         Ok(())
+    }
+}
+
+/// How often expired tokens, idempotency keys and failure counts are
+/// deleted.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Prunes what has expired, until `stop`. A failure is logged and tried
+/// again next time: pruning is housekeeping, never on a request's path.
+async fn prune_every(every: Duration, accounts: Arc<Accounts>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        if let Some(limiter) = &accounts.signup_limiter {
+            limiter.prune();
+        }
+        let keys_before = crate::store::now() - IDEMPOTENCY_TTL_SECS;
+        match accounts.store.prune(accounts.throttle, keys_before).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "pruned expired tokens, keys and failure counts"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed; will retry"),
+        }
     }
 }
 

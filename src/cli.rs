@@ -51,6 +51,17 @@ pub struct StoreArgs {
     /// PostgreSQL connections per instance.
     #[arg(long, env = "USER_API_DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
+
+    /// Largest size of the SQLite file in MiB; past it, writes answer 503
+    /// while reads go on. 0 = no limit (the disk is the limit).
+    #[arg(long, env = "USER_API_SQLITE_MAX_MIB", default_value_t = 0)]
+    pub sqlite_max_mib: u64,
+}
+
+impl StoreArgs {
+    pub fn max_bytes(&self) -> Option<u64> {
+        (self.sqlite_max_mib > 0).then(|| self.sqlite_max_mib.saturating_mul(1024 * 1024))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -158,6 +169,19 @@ pub struct ServeArgs {
     /// Time limit of a request, e.g. 30s.
     #[arg(long, env = "USER_API_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Open connections at most; past it a connection gets 503 and is closed.
+    #[arg(long, env = "USER_API_MAX_CONNECTIONS", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Requests handled at once; past it a request gets 503 with
+    /// Retry-After at once instead of waiting in a queue.
+    #[arg(long, env = "USER_API_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+
+    /// Open WebSockets at most; past it a handshake gets 503.
+    #[arg(long, env = "USER_API_MAX_WEBSOCKETS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_websockets: u32,
 
     /// On SIGTERM/SIGINT, how long `/health/ready` answers 503 while the
     /// service still accepts connections, so a load balancer stops sending

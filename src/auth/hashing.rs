@@ -96,6 +96,24 @@ impl Hasher {
         Ok(known && matches)
     }
 
+    /// Whether `stored` was made with weaker parameters than the configured
+    /// ones (or another algorithm): then it is re-hashed at the next
+    /// successful sign-in. An unreadable string is not "weaker": it is left
+    /// alone and simply never verifies.
+    pub fn is_weaker(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let want = &self.inner.params;
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || params.m_cost() < want.m_cost()
+            || params.t_cost() < want.t_cost()
+            || params.p_cost() < want.p_cost()
+    }
+
     /// Requests waiting for or holding a hashing slot (for metrics).
     pub fn in_use(&self) -> usize {
         let max = self.inner.slots * (1 + QUEUE_PER_SLOT);
@@ -126,6 +144,7 @@ impl Hasher {
             .map_err(|_| Error::Busy)?;
         let hasher = self.clone();
         tokio::task::spawn_blocking(move || {
+            metrics::counter!("password_hashes_total").increment(1);
             let result = job();
             drop((running, admitted));
             gauge.set(hasher.in_use() as f64);
@@ -180,5 +199,25 @@ mod tests {
         assert!(Argon2::default()
             .verify_password(b"some password", &parsed)
             .is_err());
+    }
+
+    #[test]
+    fn weaker_parameters_are_recognised() {
+        let config = |memory_kib, iterations| HashingConfig {
+            memory_kib,
+            iterations,
+            parallelism: 1,
+            concurrency: Some(1),
+        };
+        let hasher = Hasher::new(config(2048, 2)).unwrap();
+        let weak = hash_with(&Params::new(1024, 2, 1, None).unwrap(), "pw").unwrap();
+        let fewer_passes = hash_with(&Params::new(2048, 1, 1, None).unwrap(), "pw").unwrap();
+        let same = hash_with(&Params::new(2048, 2, 1, None).unwrap(), "pw").unwrap();
+        let stronger = hash_with(&Params::new(4096, 3, 1, None).unwrap(), "pw").unwrap();
+        assert!(hasher.is_weaker(&weak));
+        assert!(hasher.is_weaker(&fewer_passes));
+        assert!(!hasher.is_weaker(&same));
+        assert!(!hasher.is_weaker(&stronger));
+        assert!(!hasher.is_weaker("not a PHC string"));
     }
 }

@@ -8,6 +8,7 @@ mod changes;
 mod email;
 mod password;
 pub mod policy;
+pub mod throttle;
 mod user;
 mod user_name;
 

@@ -50,6 +50,14 @@ impl JsonObject {
         }
     }
 
+    /// SHA-256 of the body as parsed (keys sorted, so formatting and key
+    /// order do not matter), taken before any field is read.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_vec(&self.fields).unwrap_or_default();
+        Sha256::digest(canonical).into()
+    }
+
     pub fn from_map(fields: Map<String, Value>) -> Self {
         Self {
             fields,
@@ -249,6 +257,45 @@ impl FromRequestParts<AppState> for ClientAddr {
             &state.web.trusted_proxies,
         )))
     }
+}
+
+/// `Idempotency-Key`: 1 to 255 visible ASCII characters when sent.
+pub struct IdempotencyKey(pub Option<String>);
+
+/// The longest `Idempotency-Key` kept.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_idempotency_key(&parts.headers).map(Self)
+    }
+}
+
+pub fn parse_idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::Invalid(vec![crate::domain::FieldError {
+            field: "Idempotency-Key".into(),
+            message: format!(
+                "must be sent once, 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+            ),
+        }])
+    };
+    let key = value.to_str().map_err(|_| invalid())?;
+    let visible = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    if values.next().is_some()
+        || key.trim().is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !visible
+    {
+        return Err(invalid());
+    }
+    Ok(Some(key.to_owned()))
 }
 
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {

@@ -2,6 +2,7 @@
 //! errors to responses. Handlers parse, ask `accounts` to act, and render;
 //! they never write SQL, hash, or compare roles.
 
+pub mod connections;
 pub mod docs;
 pub mod extract;
 mod health;
@@ -15,13 +16,16 @@ mod ws;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::BoxError;
 use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
@@ -32,8 +36,10 @@ pub use state::{AppState, WebSettings};
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Every route of the API, with its middleware.
-pub fn router(state: AppState, request_timeout: Duration) -> Router {
+pub fn router(state: AppState) -> Router {
     let cors = cors(&state.web.cors_origins);
+    let request_timeout = state.web.request_timeout;
+    let max_in_flight = state.web.max_in_flight;
     let api = Router::new()
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
@@ -60,7 +66,20 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(middleware::map_response(as_problem));
+        .layer(middleware::map_response(as_problem))
+        // Outermost but for CORS: a request past the in-flight cap is
+        // answered 503 at once and never waits for a slot.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: BoxError| async {
+                    metrics::counter!("requests_shed_total").increment(1);
+                    ApiError::Unavailable {
+                        retry_after_secs: 1,
+                    }
+                }))
+                .load_shed()
+                .concurrency_limit(max_in_flight),
+        );
     match cors {
         Some(cors) => api.layer(cors),
         None => api,

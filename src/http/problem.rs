@@ -32,6 +32,9 @@ pub enum ApiError {
     Unavailable {
         retry_after_secs: u64,
     },
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
     Internal,
     /// RFC 6749 §5.2 error of `POST /token`.
     OAuth {
@@ -140,6 +143,18 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 response
             }
+            TooManyRequests { retry_after_secs } => {
+                let mut response = problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts; retry after the number of seconds in Retry-After",
+                    None,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                no_store(&mut response);
+                response
+            }
             Internal => problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",
@@ -230,6 +245,14 @@ impl From<accounts::Error> for ApiError {
             },
             WrongCurrentPassword => ApiError::Forbidden("current_password is missing or wrong"),
             PreconditionFailed => ApiError::PreconditionFailed,
+            Throttled { retry_after_secs } => ApiError::TooManyRequests { retry_after_secs },
+            IdempotencyInFlight => ApiError::Conflict(
+                "A request with this Idempotency-Key is still running; retry when it has finished",
+            ),
+            IdempotencyKeyReused => ApiError::Invalid(vec![FieldError {
+                field: "Idempotency-Key".into(),
+                message: "was already used with another request body".into(),
+            }]),
             Store(e) => e.into(),
             Auth(e) => e.into(),
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Open WebSockets, so shutdown can wait for their 1001 close frames.
     pub websockets: TaskTracker,
+    /// One permit per WebSocket that may be open (`--max-websockets`).
+    pub websocket_slots: Arc<Semaphore>,
 }
 
 /// Settings only the HTTP layer uses.
@@ -27,4 +30,7 @@ pub struct WebSettings {
     /// Allowed browser origins (CORS and the WebSocket Origin check).
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Requests handled at once; past it, 503 at once (`--max-in-flight`).
+    pub max_in_flight: usize,
+    pub request_timeout: std::time::Duration,
 }

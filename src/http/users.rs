@@ -9,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use super::extract::{etag, IfMatch, JsonObject, MaybeSignedIn, SignedIn, UserIdPath};
+use super::extract::{
+    etag, ClientAddr, IdempotencyKey, IfMatch, JsonObject, MaybeSignedIn, SignedIn, UserIdPath,
+};
 use super::list_query::ListQuery;
 use super::problem::ApiError;
 use super::state::AppState;
-use crate::accounts::Page;
+use crate::accounts::{Idempotency, Page, SignUp};
 use crate::domain::policy::may_choose_role;
 use crate::domain::{NewUser, NewUserFields, Role, User, UserPatch, UserPatchFields, Violations};
 
@@ -63,6 +65,29 @@ fn render(status: StatusCode, user: &User) -> Response {
     response
 }
 
+/// `201 Created` for a new user: `Location`, `ETag` and the body, which a
+/// retry with the same `Idempotency-Key` gets again byte for byte.
+fn created(id: i64, version: i64, body: String) -> Response {
+    let mut response = (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+        headers.insert(header::ETAG, tag);
+    }
+    if let Ok(location) = HeaderValue::from_str(&format!("/users/{id}")) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn user_json(user: &User) -> String {
+    serde_json::to_string(&UserOut::from(user)).unwrap_or_default()
+}
+
 /// Sign-up body. Unknown fields are refused with 422; `role` is known only
 /// when an admin sends it.
 #[derive(utoipa::ToSchema, serde::Deserialize)]
@@ -106,10 +131,17 @@ pub struct SignUpIn {
 pub async fn create_user(
     State(state): State<AppState>,
     MaybeSignedIn(caller): MaybeSignedIn,
+    ClientAddr(client): ClientAddr,
+    IdempotencyKey(key): IdempotencyKey,
     mut body: JsonObject,
 ) -> Result<Response, ApiError> {
     let caller = caller.map(|c| c.user);
     state.accounts.may_sign_up(caller.as_ref())?;
+    let idempotency = key.map(|key| Idempotency {
+        key,
+        fingerprint: fingerprint(caller.as_ref(), &body),
+        render: Box::new(user_json),
+    });
     let email = body.required_string("email");
     let name = body.required_string("name");
     let password = body.required_string("password");
@@ -127,12 +159,25 @@ pub async fn create_user(
     };
     let new = NewUser::parse(fields, &state.accounts.password_policy, &mut violations);
     let new = valid(new, violations)?;
-    let user = state.accounts.sign_up(caller.as_ref(), new).await?;
-    let mut response = render(StatusCode::CREATED, &user);
-    if let Ok(location) = HeaderValue::from_str(&format!("/users/{}", user.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let signed_up = state
+        .accounts
+        .sign_up(caller.as_ref(), new, client, idempotency)
+        .await?;
+    Ok(match signed_up {
+        SignUp::Created(user) => created(user.id.0, user.version, user_json(&user)),
+        SignUp::Replayed(reply) => created(reply.user_id.0, reply.version, reply.body),
+    })
+}
+
+/// What makes two requests with one `Idempotency-Key` "the same": the body
+/// as parsed and who sent it.
+fn fingerprint(caller: Option<&User>, body: &JsonObject) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let caller = caller.map_or(0, |c| c.id.0);
+    let mut digest = Sha256::new();
+    digest.update(caller.to_be_bytes());
+    digest.update(body.digest());
+    digest.finalize().into()
 }
 
 fn valid<T>(value: Option<T>, violations: Violations) -> Result<T, ApiError> {
@@ -269,6 +314,7 @@ pub async fn update_user(
     SignedIn(caller): SignedIn,
     UserIdPath(id): UserIdPath,
     IfMatch(precondition): IfMatch,
+    ClientAddr(client): ClientAddr,
     mut body: JsonObject,
 ) -> Result<Response, ApiError> {
     let email = body.string("email");
@@ -290,7 +336,7 @@ pub async fn update_user(
     violations.into_result()?;
     let user = state
         .accounts
-        .update(&caller, id, patch, precondition)
+        .update(&caller, id, patch, precondition, client)
         .await?;
     Ok(render(StatusCode::OK, &user))
 }

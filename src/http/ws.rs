@@ -27,6 +27,7 @@ const NORMAL: u16 = 1000;
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 403, body = super::problem::Problem, content_type = "application/problem+json", description = "A browser Origin that is not allowed"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "As many WebSockets are open as --max-websockets allows"),
     ))]
 pub async fn echo(
     State(state): State<AppState>,
@@ -39,6 +40,15 @@ pub async fn echo(
             "This Origin may not open a WebSocket here",
         ));
     }
+    // The slot is taken before the upgrade and held by the socket's task:
+    // open sockets never exceed the cap, however many handshakes race.
+    let slot = state
+        .websocket_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Unavailable {
+            retry_after_secs: 1,
+        })?;
     let shutdown = state.shutdown.clone();
     let tracker = state.websockets.clone();
     Ok(upgrade
@@ -47,6 +57,7 @@ pub async fn echo(
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
                 let reason = serve(socket, shutdown).await;
+                drop(slot);
                 tracing::debug!(client_id = ?client_id, reason, "websocket closed");
             })
         }))

@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::DatabaseUrl;
 use crate::domain::policy::Revocation;
+use crate::domain::throttle::{ThrottleRules, Throttled};
 use crate::domain::{Email, Role, User, UserId, UserName};
 
 pub use migrate::LATEST_VERSION;
@@ -108,6 +109,41 @@ pub enum Page {
     After { id: i64, limit: u32 },
 }
 
+/// An `Idempotency-Key` as the store keeps it: scoped to the client
+/// address, with a fingerprint of the caller and the body.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub client: String,
+    pub key: String,
+    pub fingerprint: [u8; 32],
+}
+
+/// What a claimed key found.
+#[derive(Debug)]
+pub enum IdempotencyStart {
+    /// No earlier request (or only an expired or abandoned one): go ahead.
+    Fresh,
+    /// The earlier request finished: answer with its reply.
+    Replay(StoredReply),
+    /// The earlier request is still running.
+    InFlight,
+    /// The key was used with another body.
+    OtherBody,
+}
+
+/// The reply of a finished sign-up, kept for its retries.
+#[derive(Debug, Clone)]
+pub struct StoredReply {
+    pub user_id: UserId,
+    pub version: i64,
+    /// The response body as first sent.
+    pub body: String,
+}
+
+/// Renders the body of the reply to keep, from the user just created;
+/// called inside the transaction that creates them.
+pub type RenderReply = Box<dyn FnOnce(&User) -> String + Send>;
+
 /// The storage backend chosen at start from `--database-url`.
 #[derive(Clone)]
 pub enum Store {
@@ -115,12 +151,13 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the store and brings its schema up to date.
-    pub fn open(url: &DatabaseUrl) -> Result<Self, Error> {
+    /// Opens the store and brings its schema up to date. `max_bytes` caps
+    /// an SQLite file's size.
+    pub fn open(url: &DatabaseUrl, max_bytes: Option<u64>) -> Result<Self, Error> {
         match url {
-            DatabaseUrl::Sqlite(path) => {
-                Ok(Self::Sqlite(std::sync::Arc::new(SqliteStore::open(path)?)))
-            }
+            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(std::sync::Arc::new(
+                SqliteStore::open(path, max_bytes)?,
+            ))),
             DatabaseUrl::Postgres(_) => Err(Error::Unavailable(
                 "PostgreSQL is not supported by this version yet; use sqlite:PATH".into(),
             )),
@@ -129,13 +166,97 @@ impl Store {
 
     pub async fn ping(&self) -> Result<(), Error> {
         match self {
-            Self::Sqlite(s) => s.ping(),
+            Self::Sqlite(s) => s.ping().await,
         }
     }
 
-    pub async fn create_user(&self, user: NewUserRow) -> Result<User, Error> {
+    /// Inserts the user; with a claimed idempotency key, its reply is kept
+    /// in the same transaction.
+    pub async fn create_user(
+        &self,
+        user: NewUserRow,
+        reply: Option<(IdempotencyClaim, RenderReply)>,
+    ) -> Result<User, Error> {
         match self {
-            Self::Sqlite(s) => s.create_user(user).await,
+            Self::Sqlite(s) => s.create_user(user, reply).await,
+        }
+    }
+
+    /// Claims an idempotency key (see `IdempotencyStart`). Keys made at or
+    /// before `expired_before` are forgotten; unfinished ones made at or
+    /// before `abandoned_before` belong to a request that cannot be running.
+    pub async fn start_idempotent(
+        &self,
+        claim: IdempotencyClaim,
+        expired_before: i64,
+        abandoned_before: i64,
+    ) -> Result<IdempotencyStart, Error> {
+        match self {
+            Self::Sqlite(s) => {
+                s.start_idempotent(claim, now(), expired_before, abandoned_before)
+                    .await
+            }
+        }
+    }
+
+    pub async fn release_idempotent(&self, claim: IdempotencyClaim) -> Result<(), Error> {
+        match self {
+            Self::Sqlite(s) => s.release_idempotent(claim).await,
+        }
+    }
+
+    /// Starts a sign-in attempt: `Some(seconds)` while the account or the
+    /// address must wait (nothing is counted then); else the attempt is
+    /// counted against the account before the password is checked.
+    pub async fn begin_signin_attempt(
+        &self,
+        account: Throttled,
+        address: Throttled,
+        rules: ThrottleRules,
+    ) -> Result<Option<u64>, Error> {
+        match self {
+            Self::Sqlite(s) => {
+                s.begin_signin_attempt(account, address, rules, now())
+                    .await
+            }
+        }
+    }
+
+    /// Ends an attempt: a success resets the account's count; a failure is
+    /// counted against the address too.
+    pub async fn end_signin_attempt(
+        &self,
+        account: Throttled,
+        address: Throttled,
+        succeeded: bool,
+        rules: ThrottleRules,
+    ) -> Result<(), Error> {
+        match self {
+            Self::Sqlite(s) => {
+                s.end_signin_attempt(account, address, succeeded, rules, now())
+                    .await
+            }
+        }
+    }
+
+    /// Re-hashes a password with stronger parameters after a sign-in,
+    /// unless it was changed meanwhile.
+    pub async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: String,
+        new: String,
+    ) -> Result<(), Error> {
+        match self {
+            Self::Sqlite(s) => s.upgrade_password_hash(id, old, new).await,
+        }
+    }
+
+    /// Deletes expired tokens, idempotency keys made at or before
+    /// `keys_before`, and failure counts that no longer matter.
+    pub async fn prune(&self, rules: ThrottleRules, keys_before: i64) -> Result<u64, Error> {
+        match self {
+            Self::Sqlite(s) => s.prune(now(), rules, keys_before).await,
         }
     }
 

@@ -6,33 +6,84 @@
 //! so they never block an async worker and never wait on each other's locks.
 //! WAL with `synchronous=FULL`: a write is on disk when its reply is sent.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::{
     params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{
-    migrate, now, Error, NewUserRow, Page, TokenHash, TokenRevocation, UserChanges, UserFilter,
+    migrate, now, Error, IdempotencyClaim, IdempotencyStart, NewUserRow, Page, RenderReply,
+    StoredReply, TokenHash, TokenRevocation, UserChanges, UserFilter,
 };
 use crate::domain::policy::{removes_an_admin, Revocation};
+use crate::domain::throttle::{FailureRecord, ThrottleRules, Throttled};
 use crate::domain::{Email, Role, User, UserId};
 
-/// How long a statement waits for a lock held by another process (a backup,
-/// another instance on the same file) before the request gets 503.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Writes waiting for the writer thread before callers wait to enqueue.
+/// How long a write waits for a lock held by another process (a backup,
+/// another instance on the same file) before the request gets 503. Once a
+/// write has failed that way, the next ones do not wait at all until one
+/// succeeds: a held lock must not turn the write queue into minutes of
+/// waiting.
+const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Reads run on the async workers, so they may barely wait; in WAL mode a
+/// reader is blocked only by another process's exclusive locking mode.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+/// Writes waiting for the writer thread; past that, 503 at once.
 const WRITE_QUEUE: usize = 1024;
+/// How often the writer thread looks whether the database file is still
+/// the one it opened, when no write comes.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Whether a write found the database answering; the writer thread's
+/// fail-fast mode follows it.
+enum Outcome {
+    Healthy,
+    Failing,
+    Skipped,
+}
 
-pub struct SqliteStore {
+type Job = Box<dyn FnOnce(&mut Writer) -> Outcome + Send>;
+
+/// State the async side and the writer thread share.
+struct Shared {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
-    writer: mpsc::Sender<Job>,
+    /// Bumped when the file is found moved or removed: pooled readers of
+    /// the old file are dropped, never reused.
+    generation: AtomicU64,
+    /// False while the file the service opened is gone: reads fail fast.
+    in_place: AtomicBool,
+    /// True after a write found the database busy, full or failing, until
+    /// one succeeds.
+    write_failing: AtomicBool,
+}
+
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+    writer: SyncSender<Job>,
+}
+
+/// What identifies the file behind a path: a replaced or removed file has
+/// another (or none).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|m| FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
 }
 
 /// The columns `user_from_row` reads, in its order. A macro so the hot
@@ -82,65 +133,194 @@ pub(super) fn classify(err: rusqlite::Error) -> Error {
             | ErrorCode::SystemIoFailure
             | ErrorCode::DiskFull
             | ErrorCode::CannotOpen
-            | ErrorCode::ReadOnly,
+            | ErrorCode::ReadOnly
+            | ErrorCode::NotADatabase
+            | ErrorCode::DatabaseCorrupt,
         ) => Error::Unavailable(err.to_string()),
         _ => Error::Internal(err.to_string()),
     }
 }
 
-fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, Error> {
+fn open_connection(
+    path: &Path,
+    flags: OpenFlags,
+    busy_timeout: Duration,
+) -> Result<Connection, Error> {
     let conn = Connection::open_with_flags(path, flags).map_err(classify)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
+    conn.busy_timeout(busy_timeout).map_err(classify)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
         .map_err(classify)?;
     Ok(conn)
 }
 
-impl SqliteStore {
-    pub fn open(path: &Path) -> Result<Self, Error> {
-        let mut conn = open_connection(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+/// The write connection, in WAL mode, migrated, capped at `max_pages`.
+fn open_writer(path: &Path, create: bool, max_pages: Option<u64>) -> Result<Connection, Error> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let mut conn = open_connection(path, flags, WRITE_BUSY_TIMEOUT)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(classify)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Unavailable(format!(
+            "cannot put {} in WAL mode (journal_mode is {mode}); user-api needs a file on a local disk",
+            path.display()
+        )));
+    }
+    if let Some(pages) = max_pages {
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
             .map_err(classify)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Unavailable(format!(
-                "cannot put {} in WAL mode (journal_mode is {mode})",
-                path.display()
-            )));
-        }
-        migrate::sqlite(&mut conn)?;
+    }
+    migrate::sqlite(&mut conn)?;
+    Ok(conn)
+}
 
-        let (writer, mut jobs) = mpsc::channel::<Job>(WRITE_QUEUE);
+/// The writer thread's side: the only write connection, reopened when the
+/// file it was opened on is replaced or comes back after being removed.
+struct Writer {
+    shared: Arc<Shared>,
+    conn: Option<(Connection, FileId)>,
+    max_pages: Option<u64>,
+    failing: bool,
+}
+
+impl Writer {
+    /// The write connection, reopening the file if it was lost.
+    fn connection(&mut self) -> Result<&mut Connection, Error> {
+        if self.conn.is_none() {
+            let path = &self.shared.path;
+            let id = file_id(path).ok_or_else(|| {
+                Error::Unavailable(format!("the database file {} is missing", path.display()))
+            })?;
+            let conn = open_writer(path, false, self.max_pages)?;
+            tracing::warn!(path = %path.display(), "database file reopened");
+            self.conn = Some((conn, id));
+            self.shared.in_place.store(true, Ordering::SeqCst);
+        }
+        match &mut self.conn {
+            Some((conn, _)) => Ok(conn),
+            None => Err(Error::Unavailable("no database connection".into())),
+        }
+    }
+
+    /// Whether the path still names the file this connection has open. When
+    /// it does not, every connection to the old file is closed, so nothing
+    /// more is written where no one will find it.
+    fn file_in_place(&mut self) -> bool {
+        let Some((_, opened)) = &self.conn else {
+            return false;
+        };
+        if file_id(&self.shared.path) == Some(*opened) {
+            return true;
+        }
+        tracing::error!(path = %self.shared.path.display(), "the database file was moved or removed; writes and reads answer 503 until it is back");
+        self.shared.in_place.store(false, Ordering::SeqCst);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        self.shared.readers.lock().clear();
+        self.conn = None;
+        false
+    }
+
+    /// Between writes: notice a lost file, and reopen one that came back.
+    fn watch(&mut self) {
+        if self.conn.is_some() {
+            self.file_in_place();
+        } else if file_id(&self.shared.path).is_some() {
+            let _ = self.connection();
+        }
+    }
+
+    fn run(&mut self, job: Job) {
+        self.watch();
+        match job(self) {
+            Outcome::Skipped => {}
+            Outcome::Healthy if self.failing => self.set_failing(false),
+            Outcome::Failing if !self.failing => self.set_failing(true),
+            _ => {}
+        }
+    }
+
+    fn set_failing(&mut self, failing: bool) {
+        self.failing = failing;
+        self.shared.write_failing.store(failing, Ordering::SeqCst);
+        let wait = if failing {
+            Duration::ZERO
+        } else {
+            WRITE_BUSY_TIMEOUT
+        };
+        if let Some((conn, _)) = &self.conn {
+            let _ = conn.busy_timeout(wait);
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the file, refusing one that cannot be in
+    /// WAL mode, and starts the writer thread. `max_bytes` caps the file:
+    /// past it writes get 503 and reads go on.
+    pub fn open(path: &Path, max_bytes: Option<u64>) -> Result<Self, Error> {
+        let conn = open_writer(path, true, None)?;
+        let page_size: u64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(classify)?;
+        let max_pages = max_bytes.map(|bytes| (bytes / page_size.max(1)).max(1));
+        if let Some(pages) = max_pages {
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(classify)?;
+        }
+        let id = file_id(path).ok_or_else(|| {
+            Error::Unavailable(format!("cannot stat the database file {}", path.display()))
+        })?;
+        let shared = Arc::new(Shared {
+            path: path.to_owned(),
+            readers: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            in_place: AtomicBool::new(true),
+            write_failing: AtomicBool::new(false),
+        });
+        let mut writer = Writer {
+            shared: shared.clone(),
+            conn: Some((conn, id)),
+            max_pages,
+            failing: false,
+        };
+        let (jobs_in, jobs) = sync_channel::<Job>(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || {
-                while let Some(job) = jobs.blocking_recv() {
-                    job(&mut conn);
+            .spawn(move || loop {
+                match jobs.recv_timeout(WATCH_INTERVAL) {
+                    Ok(job) => writer.run(job),
+                    Err(RecvTimeoutError::Timeout) => writer.watch(),
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
             })
             .map_err(|e| Error::Internal(e.to_string()))?;
-
         Ok(Self {
-            path: path.to_owned(),
-            readers: Mutex::new(Vec::new()),
-            writer,
+            shared,
+            writer: jobs_in,
         })
     }
 
     /// Runs a read on a pooled connection, on the calling thread.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
-        let pooled = self.readers.lock().pop();
+        let shared = &self.shared;
+        if !shared.in_place.load(Ordering::SeqCst) {
+            return Err(Error::Unavailable(format!(
+                "the database file {} was moved or removed",
+                shared.path.display()
+            )));
+        }
+        let generation = shared.generation.load(Ordering::SeqCst);
+        let pooled = shared.readers.lock().pop();
         let conn = match pooled {
             Some(conn) => conn,
             None => {
                 let conn = open_connection(
-                    &self.path,
+                    &shared.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    READ_BUSY_TIMEOUT,
                 )?;
                 metrics::gauge!("db_read_connections").increment(1);
                 conn
@@ -149,58 +329,305 @@ impl SqliteStore {
         let result = f(&conn).map_err(classify);
         // Reads run inline and never yield, so at most one connection per
         // thread that calls here is ever out: the stack stays small. One
-        // left inside a transaction would serve an old snapshot: drop it.
-        if conn.is_autocommit() {
-            self.readers.lock().push(conn);
+        // left inside a transaction would serve an old snapshot, and one of
+        // a file since replaced would serve the wrong data: drop them.
+        if conn.is_autocommit() && shared.generation.load(Ordering::SeqCst) == generation {
+            shared.readers.lock().push(conn);
+        } else {
+            metrics::gauge!("db_read_connections").decrement(1);
         }
         result
     }
 
-    /// Runs a write on the writer thread and waits for its result.
+    /// Runs a write on the writer thread and waits for its result. A full
+    /// queue is 503 at once; a job whose caller has gone (timed out) is
+    /// skipped; a write that lands in a file moved away meanwhile is 503,
+    /// never a success.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (reply, result) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(f(conn));
+        let job: Job = Box::new(move |writer| {
+            if reply.is_closed() {
+                return Outcome::Skipped;
+            }
+            let result = writer.connection().and_then(f);
+            let result = match result {
+                Ok(_) if !writer.file_in_place() => Err(Error::Unavailable(
+                    "the database file was moved or removed during the write".into(),
+                )),
+                other => other,
+            };
+            let outcome = match &result {
+                Err(Error::Unavailable(_)) => Outcome::Failing,
+                _ => Outcome::Healthy,
+            };
+            let _ = reply.send(result);
+            outcome
         });
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| Error::Unavailable("writer thread stopped".into()))?;
+        self.writer.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => Error::Unavailable("the write queue is full".into()),
+            TrySendError::Disconnected(_) => Error::Unavailable("writer thread stopped".into()),
+        })?;
         result
             .await
             .map_err(|_| Error::Unavailable("writer thread stopped".into()))?
     }
 
-    pub fn ping(&self) -> Result<(), Error> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    /// Whether the database answers: a read, and, after a write failed,
+    /// a write lock taken and given back (it does not wait: a held lock
+    /// means "not ready").
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))?;
+        if self.shared.write_failing.load(Ordering::SeqCst) {
+            self.write(|conn| {
+                conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+                    .map_err(classify)
+            })
+            .await?;
+        }
+        Ok(())
     }
 
-    pub async fn create_user(&self, user: NewUserRow) -> Result<User, Error> {
+    /// Inserts the user and, with an idempotency claim, stores the reply in
+    /// the same transaction: a retry finds either nothing done or the reply.
+    pub async fn create_user(
+        &self,
+        user: NewUserRow,
+        reply: Option<(IdempotencyClaim, RenderReply)>,
+    ) -> Result<User, Error> {
         self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(classify)?;
             let at = now();
-            conn.prepare_cached(&format!(
-                "INSERT INTO users (email, name, name_lower, role, password_hash, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING {USER_COLUMNS}"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        user.email.as_str(),
-                        user.name.as_str(),
-                        user.name.as_str().to_lowercase(),
-                        user.role.as_str(),
-                        user.password_hash.0,
-                        at
-                    ],
-                    user_from_row,
+            let created = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO users (email, name, name_lower, role, password_hash, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING {USER_COLUMNS}"
+                ))
+                .and_then(|mut stmt| {
+                    stmt.query_row(
+                        params![
+                            user.email.as_str(),
+                            user.name.as_str(),
+                            user.name.as_str().to_lowercase(),
+                            user.role.as_str(),
+                            user.password_hash.0,
+                            at
+                        ],
+                        user_from_row,
+                    )
+                })
+                .map_err(classify)?;
+            if let Some((claim, render)) = reply {
+                tx.execute(
+                    "UPDATE idempotency_keys SET user_id = ?3, version = ?4, body = ?5
+                     WHERE client = ?1 AND key = ?2",
+                    params![claim.client, claim.key, created.id.0, created.version, render(&created)],
                 )
-            })
+                .map_err(classify)?;
+            }
+            tx.commit().map_err(classify)?;
+            Ok(created)
+        })
+        .await
+    }
+
+    /// Claims an idempotency key, or tells what an earlier request with it
+    /// left: its reply, "still running", or another body.
+    pub async fn start_idempotent(
+        &self,
+        claim: IdempotencyClaim,
+        now: i64,
+        expired_before: i64,
+        abandoned_before: i64,
+    ) -> Result<IdempotencyStart, Error> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(classify)?;
+            type Earlier = (Vec<u8>, Option<i64>, Option<i64>, Option<String>, i64);
+            let earlier: Option<Earlier> = tx
+                .query_row(
+                    "SELECT fingerprint, user_id, version, body, created_at
+                     FROM idempotency_keys WHERE client = ?1 AND key = ?2",
+                    params![claim.client, claim.key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()
+                .map_err(classify)?;
+            let start = match earlier {
+                Some((_, _, _, _, created_at)) if created_at <= expired_before => {
+                    IdempotencyStart::Fresh
+                }
+                Some((fingerprint, ..)) if fingerprint != claim.fingerprint => {
+                    IdempotencyStart::OtherBody
+                }
+                Some((_, Some(user_id), Some(version), Some(body), _)) => {
+                    IdempotencyStart::Replay(StoredReply {
+                        user_id: UserId(user_id),
+                        version,
+                        body,
+                    })
+                }
+                Some((.., created_at)) if created_at > abandoned_before => {
+                    IdempotencyStart::InFlight
+                }
+                // Running since before any request could still be: its
+                // process died. This request takes the key over.
+                _ => IdempotencyStart::Fresh,
+            };
+            if matches!(start, IdempotencyStart::Fresh) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO idempotency_keys (client, key, fingerprint, created_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![claim.client, claim.key, claim.fingerprint.to_vec(), now],
+                )
+                .map_err(classify)?;
+            }
+            tx.commit().map_err(classify)?;
+            Ok(start)
+        })
+        .await
+    }
+
+    /// Gives up a claimed key whose request ended without creating a user,
+    /// so a retry runs again.
+    pub async fn release_idempotent(&self, claim: IdempotencyClaim) -> Result<(), Error> {
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE client = ?1 AND key = ?2 AND body IS NULL",
+                params![claim.client, claim.key],
+            )
+            .map(drop)
             .map_err(classify)
         })
         .await
+    }
+
+    /// Starts a sign-in attempt: refused with the longest wait while the
+    /// account or the address must wait; else counted against the account
+    /// before its password is checked, so racing guesses buy no extra tries.
+    pub async fn begin_signin_attempt(
+        &self,
+        account: Throttled,
+        address: Throttled,
+        rules: ThrottleRules,
+        now: i64,
+    ) -> Result<Option<u64>, Error> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(classify)?;
+            let account_key = account.key();
+            let on_account = failure_record(&tx, &account_key)?;
+            let on_address = failure_record(&tx, &address.key())?;
+            let wait = on_account.retry_after(now).max(on_address.retry_after(now));
+            if wait.is_none() {
+                save_failure_record(&tx, &account_key, rules.count(&account, on_account, now))?;
+            }
+            tx.commit().map_err(classify)?;
+            Ok(wait)
+        })
+        .await
+    }
+
+    /// Ends a counted attempt: a success resets the account; a failure
+    /// (already counted on the account) is counted on the address.
+    pub async fn end_signin_attempt(
+        &self,
+        account: Throttled,
+        address: Throttled,
+        succeeded: bool,
+        rules: ThrottleRules,
+        now: i64,
+    ) -> Result<(), Error> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(classify)?;
+            if succeeded {
+                tx.execute("DELETE FROM signin_failures WHERE key = ?1", [account.key()])
+                    .map_err(classify)?;
+            } else {
+                let key = address.key();
+                let record = failure_record(&tx, &key)?;
+                save_failure_record(&tx, &key, rules.count(&address, record, now))?;
+            }
+            tx.commit().map_err(classify)
+        })
+        .await
+    }
+
+    /// Replaces a password hash with a stronger one, unless the password
+    /// was changed meanwhile. Not a change the client sees: no new version.
+    pub async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: String,
+        new: String,
+    ) -> Result<(), Error> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+                params![id.0, old, new],
+            )
+            .map(drop)
+            .map_err(classify)
+        })
+        .await
+    }
+
+    /// Deletes what has expired, a batch per transaction so writers never
+    /// wait long; returns how many rows went.
+    pub async fn prune(&self, now: i64, rules: ThrottleRules, keys_before: i64) -> Result<u64, Error> {
+        const BATCH: i64 = 1000;
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .write(move |conn| {
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(classify)?;
+                    let mut deleted = tx
+                        .execute(
+                            "DELETE FROM tokens WHERE hash IN
+                             (SELECT hash FROM tokens WHERE expires_at <= ?1 LIMIT ?2)",
+                            params![now, BATCH],
+                        )
+                        .map_err(classify)?;
+                    deleted += tx
+                        .execute(
+                            "DELETE FROM idempotency_keys WHERE (client, key) IN
+                             (SELECT client, key FROM idempotency_keys WHERE created_at <= ?1 LIMIT ?2)",
+                            params![keys_before, BATCH],
+                        )
+                        .map_err(classify)?;
+                    deleted += tx
+                        .execute(
+                            "DELETE FROM signin_failures WHERE key IN
+                             (SELECT key FROM signin_failures WHERE blocked_until <= ?1 AND (
+                                 (key LIKE 'address:%' AND window_start <= ?1 - ?2)
+                                 OR window_start <= ?1 - ?3) LIMIT ?4)",
+                            params![
+                                now,
+                                rules.address_window_secs,
+                                rules.account_memory_secs,
+                                BATCH
+                            ],
+                        )
+                        .map_err(classify)?;
+                    tx.commit().map_err(classify)?;
+                    Ok(deleted as u64)
+                })
+                .await?;
+            total += deleted;
+            if deleted < BATCH as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     pub fn user(&self, id: UserId) -> Result<Option<User>, Error> {
@@ -293,7 +720,7 @@ impl SqliteStore {
                             changes.email.as_ref().map(Email::as_str),
                             changes.name.as_ref().map(|n| n.as_str()),
                             changes.name.as_ref().map(|n| n.as_str().to_lowercase()),
-                            changes.password_hash.map(|h| h.0),
+                            changes.password_hash.as_ref().map(|h| h.0.as_str()),
                             changes.is_active,
                             changes.role.map(Role::as_str),
                             now()
@@ -311,6 +738,17 @@ impl SqliteStore {
                 }),
                 (_, r) => r,
             };
+            // A password set (by an admin, or by its owner who proved the
+            // old one) ends any wait of the account, under both emails.
+            if changes.password_hash.is_some() {
+                for email in [&current.email, &updated.email] {
+                    tx.execute(
+                        "DELETE FROM signin_failures WHERE key = ?1",
+                        [Throttled::Account(email.as_str().to_owned()).key()],
+                    )
+                    .map_err(classify)?;
+                }
+            }
             if let Some(TokenRevocation { scope, keep }) = revocation {
                 let keep = match scope {
                     Revocation::All => None,
@@ -412,5 +850,46 @@ fn other_active_admins(tx: &rusqlite::Transaction<'_>, id: UserId) -> Result<i64
         [id.0],
         |r| r.get(0),
     )
+    .map_err(classify)
+}
+
+fn failure_record(tx: &rusqlite::Transaction<'_>, key: &str) -> Result<FailureRecord, Error> {
+    tx.prepare_cached(
+        "SELECT failures, window_start, blocked_until FROM signin_failures WHERE key = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([key], |r| {
+            Ok(FailureRecord {
+                failures: r.get(0)?,
+                window_start: r.get(1)?,
+                blocked_until: r.get(2)?,
+            })
+        })
+        .optional()
+    })
+    .map(Option::unwrap_or_default)
+    .map_err(classify)
+}
+
+fn save_failure_record(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    record: FailureRecord,
+) -> Result<(), Error> {
+    tx.prepare_cached(
+        "INSERT INTO signin_failures (key, failures, window_start, blocked_until)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+             window_start = excluded.window_start, blocked_until = excluded.blocked_until",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key,
+            record.failures,
+            record.window_start,
+            record.blocked_until
+        ])
+    })
+    .map(drop)
     .map_err(classify)
 }

@@ -1,0 +1,198 @@
+//! Sign-in throttling rules (the contract's "Tokens"): how many failures an
+//! account and a client address may have, and how long they then wait. Pure
+//! arithmetic over a `FailureRecord` and the time; the store keeps the
+//! records and applies these rules inside one write transaction.
+//!
+//! An account's attempt is counted *before* its password is checked and a
+//! success resets the count, so racing attempts cannot buy more tries than
+//! the limit: with 4 failures on record, of 10 concurrent wrong guesses
+//! exactly one is checked. An address is counted after a failure.
+
+use std::net::IpAddr;
+
+use super::Email;
+
+/// The contract's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRules {
+    /// Failures an account may have before it must wait.
+    pub account_failures: i64,
+    /// The first wait; it doubles with every failure past the limit.
+    pub first_wait_secs: i64,
+    pub max_wait_secs: i64,
+    /// An account's failures older than this are forgotten.
+    pub account_memory_secs: i64,
+    /// Failures a client address may have in one window.
+    pub address_failures: i64,
+    pub address_window_secs: i64,
+}
+
+impl Default for ThrottleRules {
+    fn default() -> Self {
+        Self {
+            account_failures: 5,
+            first_wait_secs: 60,
+            max_wait_secs: 15 * 60,
+            account_memory_secs: 24 * 60 * 60,
+            address_failures: 20,
+            address_window_secs: 60,
+        }
+    }
+}
+
+/// What the store keeps about one account or address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureRecord {
+    pub failures: i64,
+    /// The account's last failure, or the start of the address's window.
+    pub window_start: i64,
+    pub blocked_until: i64,
+}
+
+/// Whom a record is about; `key()` is how the store names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Throttled {
+    /// An email as the service stores it (case variants are one account);
+    /// a username that is no valid email is kept lower-cased, so unknown
+    /// and malformed names are throttled exactly like real accounts.
+    Account(String),
+    Address(IpAddr),
+}
+
+impl Throttled {
+    pub fn account(username: &str) -> Self {
+        let name = Email::parse(username).map_or_else(
+            |_| username.trim().to_lowercase().chars().take(254).collect(),
+            |email| email.as_str().to_owned(),
+        );
+        Self::Account(name)
+    }
+
+    pub fn key(&self) -> String {
+        match self {
+            Self::Account(email) => format!("account:{email}"),
+            Self::Address(ip) => format!("address:{ip}"),
+        }
+    }
+}
+
+impl FailureRecord {
+    /// Seconds to wait before another attempt, if any.
+    pub fn retry_after(&self, now: i64) -> Option<u64> {
+        (self.blocked_until > now).then(|| (self.blocked_until - now) as u64)
+    }
+
+    /// Whether the record still matters at `now`: pruned when not.
+    pub fn is_live(&self, now: i64, rules: &ThrottleRules) -> bool {
+        self.blocked_until > now || now - self.window_start < rules.account_memory_secs
+    }
+}
+
+impl ThrottleRules {
+    /// The record after one more attempt is counted against `who`.
+    pub fn count(&self, who: &Throttled, record: FailureRecord, now: i64) -> FailureRecord {
+        match who {
+            Throttled::Account(_) => self.count_account(record, now),
+            Throttled::Address(_) => self.count_address(record, now),
+        }
+    }
+
+    fn count_account(&self, record: FailureRecord, now: i64) -> FailureRecord {
+        let earlier = if now - record.window_start >= self.account_memory_secs {
+            0
+        } else {
+            record.failures
+        };
+        let failures = earlier + 1;
+        let past_limit = failures - self.account_failures;
+        let blocked_until = if past_limit >= 0 {
+            // 1, 2, 4, 8… minutes, capped; the shift is bounded so it
+            // cannot overflow however many failures pile up.
+            let doubling = 1_i64 << past_limit.min(20);
+            now + self
+                .first_wait_secs
+                .saturating_mul(doubling)
+                .min(self.max_wait_secs)
+        } else {
+            0
+        };
+        FailureRecord {
+            failures,
+            window_start: now,
+            blocked_until,
+        }
+    }
+
+    fn count_address(&self, record: FailureRecord, now: i64) -> FailureRecord {
+        let (window_start, failures) = if now - record.window_start >= self.address_window_secs {
+            (now, 1)
+        } else {
+            (record.window_start, record.failures + 1)
+        };
+        let blocked_until = if failures >= self.address_failures {
+            window_start + self.address_window_secs
+        } else {
+            0
+        };
+        FailureRecord {
+            failures,
+            window_start,
+            blocked_until,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000_000;
+
+    fn fail(rules: &ThrottleRules, who: &Throttled, times: usize, now: i64) -> FailureRecord {
+        (0..times).fold(FailureRecord::default(), |r, _| rules.count(who, r, now))
+    }
+
+    #[test]
+    fn an_account_waits_after_five_failures_and_the_wait_doubles_up_to_15_minutes() {
+        let rules = ThrottleRules::default();
+        let ada = Throttled::account("Ada@Example.com");
+        assert_eq!(fail(&rules, &ada, 4, NOW).retry_after(NOW), None);
+        assert_eq!(fail(&rules, &ada, 5, NOW).retry_after(NOW), Some(60));
+        assert_eq!(fail(&rules, &ada, 6, NOW).retry_after(NOW), Some(120));
+        assert_eq!(fail(&rules, &ada, 9, NOW).retry_after(NOW), Some(900));
+        assert_eq!(fail(&rules, &ada, 500, NOW).retry_after(NOW), Some(900));
+    }
+
+    #[test]
+    fn case_variants_and_unknown_names_are_accounts_alike() {
+        assert_eq!(
+            Throttled::account("ADA@example.com").key(),
+            Throttled::account(" ada@EXAMPLE.com ").key()
+        );
+        assert_eq!(
+            Throttled::account("Not An Email").key(),
+            "account:not an email"
+        );
+    }
+
+    #[test]
+    fn old_account_failures_are_forgotten() {
+        let rules = ThrottleRules::default();
+        let ada = Throttled::account("ada@example.com");
+        let old = fail(&rules, &ada, 4, NOW);
+        let later = rules.count(&ada, old, NOW + rules.account_memory_secs);
+        assert_eq!(later.failures, 1);
+        assert_eq!(later.retry_after(NOW + rules.account_memory_secs), None);
+    }
+
+    #[test]
+    fn an_address_gets_twenty_failures_a_minute() {
+        let rules = ThrottleRules::default();
+        let ip = Throttled::Address([192, 0, 2, 1].into());
+        assert_eq!(fail(&rules, &ip, 19, NOW).retry_after(NOW), None);
+        let blocked = fail(&rules, &ip, 20, NOW);
+        assert_eq!(blocked.retry_after(NOW + 10), Some(50));
+        let next_window = rules.count(&ip, blocked, NOW + 60);
+        assert_eq!((next_window.failures, next_window.retry_after(NOW + 60)), (1, None));
+    }
+}
