@@ -1,6 +1,5 @@
 //! `POST /users` racing: sign-ups of distinct emails all succeed with distinct
-//! ids, and one `Idempotency-Key` creates one user (ignored until
-//! `Idempotency-Key` is built).
+//! ids, and one `Idempotency-Key` creates one user.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -41,7 +40,6 @@ async fn thirty_concurrent_sign_ups_of_distinct_emails_are_all_201_with_distinct
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Idempotency-Key belongs to the \"Hard to break\" issue, not built yet"]
 async fn concurrent_sign_ups_with_one_idempotency_key_create_one_user() {
     let app = spawn_app_with(&MANY_HASHES).await;
 

@@ -1,6 +1,6 @@
 //! `POST /token` and `POST /token/revoke` racing: concurrent sign-ins each get
-//! a working token, racing wrong passwords buy no extra tries (ignored until
-//! sign-in throttling is built), and revoking ends only the tokens revoked.
+//! a working token, racing wrong passwords buy no extra tries, and revoking
+//! ends only the tokens revoked.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -45,7 +45,6 @@ async fn twenty_concurrent_sign_ins_of_one_account_get_twenty_distinct_working_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "sign-in throttling belongs to the \"Hard to break\" issue, not built yet"]
 async fn ten_concurrent_wrong_passwords_for_one_account_get_five_invalid_grants_and_five_429() {
     let app = spawn_app_with(&MANY_HASHES).await;
     app.sign_up("ada@example.com").await;
