@@ -408,7 +408,10 @@ impl Accounts {
             Err(e) => Err(store::Error::Unavailable(e.to_string())),
         };
         match upgraded {
-            Ok(()) => tracing::info!(user = user.id.0, "password re-hashed with the configured parameters"),
+            Ok(()) => tracing::info!(
+                user = user.id.0,
+                "password re-hashed with the configured parameters"
+            ),
             Err(e) => tracing::warn!(user = user.id.0, error = %e, "password re-hash postponed"),
         }
     }

@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::{Accounts, SignupLimiter, IDEMPOTENCY_TTL_SECS};
-use crate::domain::throttle::ThrottleRules;
 use crate::auth::hashing::Hasher;
 use crate::cli::{HashArgs, ServeArgs, StoreArgs};
+use crate::domain::throttle::ThrottleRules;
 use crate::domain::PasswordPolicy;
 use crate::http::connections::CappedListener;
 use crate::http::{self, AppState, WebSettings};
@@ -168,8 +168,7 @@ impl App {
         let router = http::router(self.state);
         // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a
         // listener of our own.
-        let listener =
-            CappedListener::new(self.listener, self.max_connections).tap_io(|_| {});
+        let listener = CappedListener::new(self.listener, self.max_connections).tap_io(|_| {});
         let serve = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -193,6 +193,9 @@ mod tests {
         let blocked = fail(&rules, &ip, 20, NOW);
         assert_eq!(blocked.retry_after(NOW + 10), Some(50));
         let next_window = rules.count(&ip, blocked, NOW + 60);
-        assert_eq!((next_window.failures, next_window.retry_after(NOW + 60)), (1, None));
+        assert_eq!(
+            (next_window.failures, next_window.retry_after(NOW + 60)),
+            (1, None)
+        );
     }
 }

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::BoxError;
 use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::BoxError;
 use axum::Router;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -68,7 +69,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::map_response(as_problem))
         // Outermost but for CORS: a request past the in-flight cap is
-        // answered 503 at once and never waits for a slot.
+        // answered 503 at once and never waits for a slot. `Router::layer`
+        // wraps each route on its own, so the cap must be the global kind
+        // (one semaphore shared by all routes).
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: BoxError| async {
@@ -78,7 +81,7 @@ pub fn router(state: AppState) -> Router {
                     }
                 }))
                 .load_shed()
-                .concurrency_limit(max_in_flight),
+                .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
         );
     match cors {
         Some(cors) => api.layer(cors),

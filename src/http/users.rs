@@ -70,7 +70,10 @@ fn render(status: StatusCode, user: &User) -> Response {
 fn created(id: i64, version: i64, body: String) -> Response {
     let mut response = (
         StatusCode::CREATED,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body,
     )
         .into_response();

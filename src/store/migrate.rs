@@ -8,7 +8,10 @@ use super::Error;
 /// `(version, sql)`, in order. The version is kept in `PRAGMA user_version`.
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_users.sql")),
-    (2, include_str!("../../migrations/sqlite/0002_throttle_and_idempotency.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_throttle_and_idempotency.sql"),
+    ),
 ];
 
 pub const LATEST_VERSION: i64 = SQLITE.len() as i64;

@@ -155,9 +155,9 @@ impl Store {
     /// an SQLite file's size.
     pub fn open(url: &DatabaseUrl, max_bytes: Option<u64>) -> Result<Self, Error> {
         match url {
-            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(std::sync::Arc::new(
-                SqliteStore::open(path, max_bytes)?,
-            ))),
+            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(std::sync::Arc::new(SqliteStore::open(
+                path, max_bytes,
+            )?))),
             DatabaseUrl::Postgres(_) => Err(Error::Unavailable(
                 "PostgreSQL is not supported by this version yet; use sqlite:PATH".into(),
             )),
@@ -215,10 +215,7 @@ impl Store {
         rules: ThrottleRules,
     ) -> Result<Option<u64>, Error> {
         match self {
-            Self::Sqlite(s) => {
-                s.begin_signin_attempt(account, address, rules, now())
-                    .await
-            }
+            Self::Sqlite(s) => s.begin_signin_attempt(account, address, rules, now()).await,
         }
     }
 

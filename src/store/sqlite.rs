@@ -549,8 +549,11 @@ impl SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(classify)?;
             if succeeded {
-                tx.execute("DELETE FROM signin_failures WHERE key = ?1", [account.key()])
-                    .map_err(classify)?;
+                tx.execute(
+                    "DELETE FROM signin_failures WHERE key = ?1",
+                    [account.key()],
+                )
+                .map_err(classify)?;
             } else {
                 let key = address.key();
                 let record = failure_record(&tx, &key)?;
@@ -582,7 +585,12 @@ impl SqliteStore {
 
     /// Deletes what has expired, a batch per transaction so writers never
     /// wait long; returns how many rows went.
-    pub async fn prune(&self, now: i64, rules: ThrottleRules, keys_before: i64) -> Result<u64, Error> {
+    pub async fn prune(
+        &self,
+        now: i64,
+        rules: ThrottleRules,
+        keys_before: i64,
+    ) -> Result<u64, Error> {
         const BATCH: i64 = 1000;
         let mut total = 0;
         loop {

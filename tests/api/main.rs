@@ -10,6 +10,7 @@ mod concurrency;
 mod cors;
 mod docs;
 mod health;
+mod limits;
 mod metrics;
 mod openapi;
 mod signup;

@@ -266,3 +266,31 @@ async fn a_plain_get_of_the_socket_path_is_a_problem_json_400() {
     assert_eq!(body["status"], 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn past_max_websockets_a_handshake_gets_503_until_a_socket_closes() {
+    let app = spawn_app_with(&["--max-websockets", "2"]).await;
+    let mut first = open(&app, None).await.expect("first socket");
+    let mut second = open(&app, None).await.expect("second socket");
+    assert!(round_trip(&mut second, "still here").await.is_some());
+
+    assert_eq!(
+        refused_status(open(&app, None).await),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    first.close(None).await.unwrap();
+    drop(first);
+    // The slot comes back when the service has seen the close.
+    let mut third = None;
+    for _ in 0..100 {
+        if let Ok(socket) = open(&app, None).await {
+            third = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut third = third.expect("a socket opens once one has closed");
+    assert!(round_trip(&mut third, "hello").await.is_some());
+    app.stop().await;
+}
