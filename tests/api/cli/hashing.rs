@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use super::{client, serve, POLL};
+use reqwest::StatusCode;
+
+use super::{client, serve, sign_in, sign_up, POLL};
 
 /// Threads of `pid` that are running or runnable right now.
 fn runnable_threads(pid: u32) -> usize {
@@ -67,4 +69,35 @@ fn abandoned_sign_ins_do_not_run_more_hashes_than_hash_concurrency() {
     );
     let health = client().get(app.url("/health")).send().unwrap();
     assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+/// `password_hashes_total` as the process's `/metrics` shows it.
+fn hashes_computed(metrics_url: &str) -> u64 {
+    let text = client().get(metrics_url).send().unwrap().text().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("password_hashes_total "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[test]
+fn passwords_over_the_maximum_are_refused_before_any_hashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = serve(&dir, &["--metrics-addr", "127.0.0.1:0"], &[]);
+    let metrics = app.metrics_url();
+    let too_long = "x".repeat(129);
+
+    assert_eq!(
+        sign_in(&app, "nobody@example.com", &too_long).status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        sign_up(&app, "ada@example.com", &too_long).status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(hashes_computed(&metrics), 0, "nothing was hashed");
+
+    // The counter does count: a password of a normal length is hashed.
+    let normal = sign_in(&app, "nobody@example.com", "a normal length password");
+    assert_eq!(normal.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(hashes_computed(&metrics), 1);
 }

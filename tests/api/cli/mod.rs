@@ -9,6 +9,7 @@
 
 mod admin;
 mod environment;
+mod flood;
 mod hashing;
 mod help;
 mod logs;
@@ -54,6 +55,16 @@ pub(super) struct Running {
 impl Running {
     fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The `/metrics` URL the listening line names (with `--metrics-addr`).
+    fn metrics_url(&self) -> String {
+        self.stdout_seen
+            .iter()
+            .find_map(|line| line.split("(metrics on ").nth(1))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .expect("the listening line names the metrics address")
+            .to_owned()
     }
 
     /// Sends `SIG{name}` with the `kill` command (no libc in this crate).
@@ -152,7 +163,8 @@ pub(super) fn spawn_binary<S: AsRef<OsStr>>(
             Ok(line) => {
                 running.stdout_seen.push(line.clone());
                 if let Some(addr) = line.strip_prefix("user-api listening on http://") {
-                    running.addr = addr.trim().parse().expect("a socket address");
+                    let addr = addr.split_whitespace().next().unwrap_or_default();
+                    running.addr = addr.parse().expect("a socket address");
                     return running;
                 }
             }
