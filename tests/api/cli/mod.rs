@@ -8,6 +8,7 @@
 //! part of the command line.
 
 mod admin;
+mod crash;
 mod environment;
 mod flood;
 mod hashing;

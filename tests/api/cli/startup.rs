@@ -120,3 +120,17 @@ fn serve_on_a_database_from_a_newer_schema_version_exits_non_zero_with_a_one_lin
     assert!(exit.stderr.contains("999"), "{exit:?}");
     assert!(!exit.stderr.contains("panicked"), "{exit:?}");
 }
+
+#[test]
+fn serve_on_a_database_that_cannot_use_wal_exits_non_zero_with_a_one_line_reason() {
+    // `:memory:` is SQLite's in-memory database: its journal can never be
+    // WAL, and nothing in it would survive a restart. Unlike a read-only
+    // file, this holds for root too.
+    let dir = tempfile::tempdir().unwrap();
+    let exit = run_serve_to_exit(&dir, &["--database-url", "sqlite::memory:"]);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains(":memory:"), "{exit:?}");
+    assert!(exit.stderr.contains("WAL"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+}
