@@ -378,18 +378,21 @@ impl Accounts {
             });
         }
         let checked = check(self).await;
-        let failed = matches!(
-            checked,
-            Err(Error::InvalidCredentials | Error::WrongCurrentPassword)
-        );
-        // Any other error (busy hasher, database) is no verdict on the
-        // password: it stays counted on the account, not on the address.
-        if checked.is_ok() || failed {
-            self.store
-                .end_signin_attempt(account, address, checked.is_ok(), self.throttle)
-                .await?;
+        // A busy hasher or database is no verdict on the password.
+        let verdict = match &checked {
+            Ok(_) => Some(true),
+            Err(Error::InvalidCredentials | Error::WrongCurrentPassword) => Some(false),
+            Err(_) => None,
+        };
+        let ended = self
+            .store
+            .end_signin_attempt(account, address, verdict, self.throttle)
+            .await;
+        match (checked, ended) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Ok(checked), Ok(())) => Ok(checked),
         }
-        checked
     }
 
     /// Re-hashes the password when the stored hash is weaker than the
@@ -454,6 +457,16 @@ impl Accounts {
                 None => Err(Error::InvalidToken),
             },
         }
+    }
+
+    /// Deletes expired tokens, idempotency keys and failure counts, and
+    /// forgets sign-up allowances that are full again; returns the rows.
+    pub async fn prune(&self) -> Result<u64, Error> {
+        if let Some(limiter) = &self.signup_limiter {
+            limiter.prune();
+        }
+        let keys_before = store::now() - IDEMPOTENCY_TTL_SECS;
+        Ok(self.store.prune(self.throttle, keys_before).await?)
     }
 
     /// Whether the store answers (readiness).

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::{Accounts, SignupLimiter, IDEMPOTENCY_TTL_SECS};
+use crate::accounts::{Accounts, SignupLimiter};
 use crate::auth::hashing::Hasher;
 use crate::cli::{HashArgs, ServeArgs, StoreArgs};
 use crate::domain::throttle::ThrottleRules;
@@ -45,6 +45,7 @@ pub struct App {
     request_timeout: Duration,
     shutdown_grace: Duration,
     max_connections: usize,
+    prune_interval: Duration,
 }
 
 /// Opens the store named by the flags (running migrations).
@@ -119,6 +120,7 @@ impl App {
             request_timeout: args.request_timeout,
             shutdown_grace: args.shutdown_grace,
             max_connections: args.max_connections as usize,
+            prune_interval: args.prune_interval,
         })
     }
 
@@ -161,7 +163,7 @@ impl App {
             tokio::spawn(crate::metrics::serve(listener, token.clone()));
         }
         tokio::spawn(prune_every(
-            PRUNE_INTERVAL,
+            self.prune_interval,
             self.state.accounts.clone(),
             token.clone(),
         ));
@@ -187,10 +189,6 @@ impl App {
     }
 }
 
-/// How often expired tokens, idempotency keys and failure counts are
-/// deleted.
-const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Prunes what has expired, until `stop`. A failure is logged and tried
 /// again next time: pruning is housekeeping, never on a request's path.
 async fn prune_every(every: Duration, accounts: Arc<Accounts>, stop: CancellationToken) {
@@ -201,11 +199,7 @@ async fn prune_every(every: Duration, accounts: Arc<Accounts>, stop: Cancellatio
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if let Some(limiter) = &accounts.signup_limiter {
-            limiter.prune();
-        }
-        let keys_before = crate::store::now() - IDEMPOTENCY_TTL_SECS;
-        match accounts.store.prune(accounts.throttle, keys_before).await {
+        match accounts.prune().await {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "pruned expired tokens, keys and failure counts"),
             Err(e) => tracing::warn!(error = %e, "pruning failed; will retry"),

@@ -183,6 +183,11 @@ pub struct ServeArgs {
     #[arg(long, env = "USER_API_MAX_WEBSOCKETS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_websockets: u32,
 
+    /// How often expired tokens, idempotency keys and sign-in failure counts
+    /// are deleted, e.g. 60s.
+    #[arg(long, env = "USER_API_PRUNE_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub prune_interval: Duration,
+
     /// On SIGTERM/SIGINT, how long `/health/ready` answers 503 while the
     /// service still accepts connections, so a load balancer stops sending
     /// new requests before the listener closes. `0s` closes at once.

@@ -123,6 +123,22 @@ impl ThrottleRules {
         }
     }
 
+    /// The account's record with a counted attempt given back: one that
+    /// ended without a verdict on the password (busy hasher, database
+    /// down) must not bring its owner closer to a wait.
+    pub fn give_back(&self, record: FailureRecord) -> FailureRecord {
+        let failures = (record.failures - 1).max(0);
+        FailureRecord {
+            failures,
+            blocked_until: if failures >= self.account_failures {
+                record.blocked_until
+            } else {
+                0
+            },
+            ..record
+        }
+    }
+
     fn count_address(&self, record: FailureRecord, now: i64) -> FailureRecord {
         let (window_start, failures) = if now - record.window_start >= self.address_window_secs {
             (now, 1)
@@ -161,6 +177,19 @@ mod tests {
         assert_eq!(fail(&rules, &ada, 6, NOW).retry_after(NOW), Some(120));
         assert_eq!(fail(&rules, &ada, 9, NOW).retry_after(NOW), Some(900));
         assert_eq!(fail(&rules, &ada, 500, NOW).retry_after(NOW), Some(900));
+    }
+
+    #[test]
+    fn an_attempt_given_back_does_not_count() {
+        let rules = ThrottleRules::default();
+        let ada = Throttled::account("ada@example.com");
+        let fifth = fail(&rules, &ada, 5, NOW);
+        let given_back = rules.give_back(fifth);
+        assert_eq!(
+            (given_back.failures, given_back.retry_after(NOW)),
+            (4, None)
+        );
+        assert_eq!(rules.give_back(FailureRecord::default()).failures, 0);
     }
 
     #[test]

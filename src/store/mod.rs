@@ -219,18 +219,19 @@ impl Store {
         }
     }
 
-    /// Ends an attempt: a success resets the account's count; a failure is
-    /// counted against the address too.
+    /// Ends an attempt with its verdict on the password: right resets the
+    /// account's count, wrong is counted against the address too, none
+    /// (the check could not run) gives the account its attempt back.
     pub async fn end_signin_attempt(
         &self,
         account: Throttled,
         address: Throttled,
-        succeeded: bool,
+        verdict: Option<bool>,
         rules: ThrottleRules,
     ) -> Result<(), Error> {
         match self {
             Self::Sqlite(s) => {
-                s.end_signin_attempt(account, address, succeeded, rules, now())
+                s.end_signin_attempt(account, address, verdict, rules, now())
                     .await
             }
         }

@@ -534,13 +534,14 @@ impl SqliteStore {
         .await
     }
 
-    /// Ends a counted attempt: a success resets the account; a failure
-    /// (already counted on the account) is counted on the address.
+    /// Ends a counted attempt: a right password resets the account, a
+    /// wrong one (already counted on the account) is counted on the
+    /// address, and no verdict gives the account its attempt back.
     pub async fn end_signin_attempt(
         &self,
         account: Throttled,
         address: Throttled,
-        succeeded: bool,
+        verdict: Option<bool>,
         rules: ThrottleRules,
         now: i64,
     ) -> Result<(), Error> {
@@ -548,16 +549,24 @@ impl SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(classify)?;
-            if succeeded {
-                tx.execute(
-                    "DELETE FROM signin_failures WHERE key = ?1",
-                    [account.key()],
-                )
-                .map_err(classify)?;
-            } else {
-                let key = address.key();
-                let record = failure_record(&tx, &key)?;
-                save_failure_record(&tx, &key, rules.count(&address, record, now))?;
+            match verdict {
+                Some(true) => {
+                    tx.execute(
+                        "DELETE FROM signin_failures WHERE key = ?1",
+                        [account.key()],
+                    )
+                    .map_err(classify)?;
+                }
+                Some(false) => {
+                    let key = address.key();
+                    let record = failure_record(&tx, &key)?;
+                    save_failure_record(&tx, &key, rules.count(&address, record, now))?;
+                }
+                None => {
+                    let key = account.key();
+                    let record = failure_record(&tx, &key)?;
+                    save_failure_record(&tx, &key, rules.give_back(record))?;
+                }
             }
             tx.commit().map_err(classify)
         })

@@ -4,9 +4,9 @@
 
 use super::run_to_exit;
 
-/// Every flag of the contract's table, with the environment variable that
-/// must stand for it.
-const FLAGS: [(&str, &str); 17] = [
+/// Every flag of the contract's table and the ones this service adds, with
+/// the environment variable that must stand for it.
+const FLAGS: [(&str, &str); 22] = [
     ("--listen", "USER_API_LISTEN"),
     ("--database-url", "USER_API_DATABASE_URL"),
     ("--metrics-addr", "USER_API_METRICS_ADDR"),
@@ -24,6 +24,11 @@ const FLAGS: [(&str, &str); 17] = [
     ("--argon2-parallelism", "USER_API_ARGON2_PARALLELISM"),
     ("--db-pool-size", "USER_API_DB_POOL_SIZE"),
     ("--shutdown-grace", "USER_API_SHUTDOWN_GRACE"),
+    ("--max-connections", "USER_API_MAX_CONNECTIONS"),
+    ("--max-in-flight", "USER_API_MAX_IN_FLIGHT"),
+    ("--max-websockets", "USER_API_MAX_WEBSOCKETS"),
+    ("--sqlite-max-mib", "USER_API_SQLITE_MAX_MIB"),
+    ("--prune-interval", "USER_API_PRUNE_INTERVAL"),
 ];
 
 #[test]

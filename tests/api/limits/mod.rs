@@ -5,6 +5,7 @@
 
 mod idempotency;
 mod in_flight;
+mod pruning;
 mod rehash;
 mod signin_throttle;
 mod signup_rate;
