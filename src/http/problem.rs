@@ -205,7 +205,7 @@ impl From<store::Error> for ApiError {
                     retry_after_secs: 1,
                 }
             }
-            err @ (NewerSchema { .. } | Internal(_)) => {
+            err @ (NewerSchema { .. } | Unsupported(_) | Internal(_)) => {
                 tracing::error!(error = %err, "storage error");
                 ApiError::Internal
             }

@@ -49,6 +49,9 @@ pub enum Error {
         "database is at schema version {found}, newer than this binary's {known}; upgrade user-api"
     )]
     NewerSchema { found: i64, known: i64 },
+    /// A database the service cannot work with safely (e.g. no WAL).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("database error: {0}")]
     Internal(String),
 }

@@ -164,7 +164,7 @@ fn open_writer(path: &Path, create: bool, max_pages: Option<u64>) -> Result<Conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(classify)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Unavailable(format!(
+        return Err(Error::Unsupported(format!(
             "cannot put {} in WAL mode (journal_mode is {mode}); user-api needs a file on a local disk",
             path.display()
         )));
