@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod cors;
 mod docs;
+mod faults;
 mod health;
 mod limits;
 mod metrics;
