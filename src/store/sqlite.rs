@@ -36,6 +36,8 @@ const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Reads run on the async workers, so they may barely wait; in WAL mode a
 /// reader is blocked only by another process's exclusive locking mode.
 const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+/// How long a readiness probe waits for the write lock.
+const PROBE_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 /// Writes waiting for the writer thread; past that, 503 at once.
 const WRITE_QUEUE: usize = 1024;
 /// How often the writer thread looks whether the database file is still
@@ -64,6 +66,9 @@ struct Shared {
     /// True after a write found the database busy, full or failing, until
     /// one succeeds.
     write_failing: AtomicBool,
+    /// The file the writer has open: a reader opens a new connection only
+    /// on that file, never on one put at the path before the writer saw it.
+    opened: Mutex<Option<FileId>>,
 }
 
 pub struct SqliteStore {
@@ -154,12 +159,19 @@ fn open_connection(
 }
 
 /// The write connection, in WAL mode, migrated, capped at `max_pages`.
-fn open_writer(path: &Path, create: bool, max_pages: Option<u64>) -> Result<Connection, Error> {
+/// `busy_timeout` applies while opening; the connection then waits
+/// `WRITE_BUSY_TIMEOUT` for locks.
+fn open_writer(
+    path: &Path,
+    create: bool,
+    max_pages: Option<u64>,
+    busy_timeout: Duration,
+) -> Result<Connection, Error> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let mut conn = open_connection(path, flags, WRITE_BUSY_TIMEOUT)?;
+    let mut conn = open_connection(path, flags, busy_timeout)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(classify)?;
@@ -174,30 +186,68 @@ fn open_writer(path: &Path, create: bool, max_pages: Option<u64>) -> Result<Conn
             .map_err(classify)?;
     }
     migrate::sqlite(&mut conn)?;
+    conn.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(classify)?;
     Ok(conn)
+}
+
+/// The files SQLite keeps beside a database in WAL mode.
+fn sidecars(path: &Path) -> [PathBuf; 2] {
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [with("-wal"), with("-shm")]
+}
+
+/// What identifies the database file and its sidecars as opened.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Opened {
+    db: FileId,
+    sidecars: [Option<FileId>; 2],
+}
+
+fn opened(path: &Path) -> Option<Opened> {
+    let [wal, shm] = sidecars(path);
+    Some(Opened {
+        db: file_id(path)?,
+        sidecars: [file_id(&wal), file_id(&shm)],
+    })
 }
 
 /// The writer thread's side: the only write connection, reopened when the
 /// file it was opened on is replaced or comes back after being removed.
 struct Writer {
     shared: Arc<Shared>,
-    conn: Option<(Connection, FileId)>,
+    conn: Option<(Connection, Opened)>,
     max_pages: Option<u64>,
     failing: bool,
 }
 
 impl Writer {
-    /// The write connection, reopening the file if it was lost.
+    /// The write connection, reopening the file if it was lost. Reopening
+    /// does not wait for locks: a file someone holds is 503 at once, and
+    /// tried again at the next write or watch.
     fn connection(&mut self) -> Result<&mut Connection, Error> {
         if self.conn.is_none() {
             let path = &self.shared.path;
-            let id = file_id(path).ok_or_else(|| {
+            if file_id(path).is_none() {
+                return Err(Error::Unavailable(format!(
+                    "the database file {} is missing",
+                    path.display()
+                )));
+            }
+            let conn = open_writer(path, false, self.max_pages, Duration::ZERO)?;
+            let ids = opened(path).ok_or_else(|| {
                 Error::Unavailable(format!("the database file {} is missing", path.display()))
             })?;
-            let conn = open_writer(path, false, self.max_pages)?;
             tracing::warn!(path = %path.display(), "database file reopened");
-            self.conn = Some((conn, id));
+            *self.shared.opened.lock() = Some(ids.db);
+            self.conn = Some((conn, ids));
             self.shared.in_place.store(true, Ordering::SeqCst);
+            if self.failing {
+                self.set_failing(true);
+            }
         }
         match &mut self.conn {
             Some((conn, _)) => Ok(conn),
@@ -207,19 +257,33 @@ impl Writer {
 
     /// Whether the path still names the file this connection has open. When
     /// it does not, every connection to the old file is closed, so nothing
-    /// more is written where no one will find it.
+    /// more is written where no one will find it, and the old file's `-wal`
+    /// and `-shm` are moved out of the way: SQLite would otherwise apply
+    /// the old file's log to whatever database is put at the path next.
     fn file_in_place(&mut self) -> bool {
-        let Some((_, opened)) = &self.conn else {
+        let Some((_, ids)) = &self.conn else {
             return false;
         };
-        if file_id(&self.shared.path) == Some(*opened) {
+        let ids = *ids;
+        if file_id(&self.shared.path) == Some(ids.db) {
             return true;
         }
         tracing::error!(path = %self.shared.path.display(), "the database file was moved or removed; writes and reads answer 503 until it is back");
         self.shared.in_place.store(false, Ordering::SeqCst);
+        *self.shared.opened.lock() = None;
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
         self.shared.readers.lock().clear();
         self.conn = None;
+        let stamp = now();
+        for (sidecar, id) in sidecars(&self.shared.path).iter().zip(ids.sidecars) {
+            if id.is_some() && file_id(sidecar) == id {
+                let mut aside = sidecar.as_os_str().to_owned();
+                aside.push(format!(".orphaned-{stamp}"));
+                if let Err(e) = std::fs::rename(sidecar, &aside) {
+                    tracing::error!(file = %sidecar.display(), error = %e, "cannot move the old file's log aside");
+                }
+            }
+        }
         false
     }
 
@@ -234,12 +298,13 @@ impl Writer {
 
     fn run(&mut self, job: Job) {
         self.watch();
-        match job(self) {
-            Outcome::Skipped => {}
-            Outcome::Healthy if self.failing => self.set_failing(false),
-            Outcome::Failing if !self.failing => self.set_failing(true),
-            _ => {}
-        }
+        let failing = match job(self) {
+            Outcome::Skipped => self.failing,
+            Outcome::Healthy => false,
+            Outcome::Failing => true,
+        };
+        // Also after a job that changed the connection's timeout itself.
+        self.set_failing(failing);
     }
 
     fn set_failing(&mut self, failing: bool) {
@@ -261,7 +326,7 @@ impl SqliteStore {
     /// WAL mode, and starts the writer thread. `max_bytes` caps the file:
     /// past it writes get 503 and reads go on.
     pub fn open(path: &Path, max_bytes: Option<u64>) -> Result<Self, Error> {
-        let conn = open_writer(path, true, None)?;
+        let conn = open_writer(path, true, None, WRITE_BUSY_TIMEOUT)?;
         let page_size: u64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(classify)?;
@@ -270,7 +335,7 @@ impl SqliteStore {
             conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
                 .map_err(classify)?;
         }
-        let id = file_id(path).ok_or_else(|| {
+        let ids = opened(path).ok_or_else(|| {
             Error::Unavailable(format!("cannot stat the database file {}", path.display()))
         })?;
         let shared = Arc::new(Shared {
@@ -279,10 +344,11 @@ impl SqliteStore {
             generation: AtomicU64::new(0),
             in_place: AtomicBool::new(true),
             write_failing: AtomicBool::new(false),
+            opened: Mutex::new(Some(ids.db)),
         });
         let mut writer = Writer {
             shared: shared.clone(),
-            conn: Some((conn, id)),
+            conn: Some((conn, ids)),
             max_pages,
             failing: false,
         };
@@ -317,6 +383,13 @@ impl SqliteStore {
         let conn = match pooled {
             Some(conn) => conn,
             None => {
+                let current = file_id(&shared.path);
+                if current.is_none() || current != *shared.opened.lock() {
+                    return Err(Error::Unavailable(format!(
+                        "the database file {} changed; waiting for the writer to reopen it",
+                        shared.path.display()
+                    )));
+                }
                 let conn = open_connection(
                     &shared.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -375,19 +448,20 @@ impl SqliteStore {
             .map_err(|_| Error::Unavailable("writer thread stopped".into()))?
     }
 
-    /// Whether the database answers: a read, and, after a write failed,
-    /// a write lock taken and given back (it does not wait: a held lock
-    /// means "not ready").
+    /// Whether the database answers: a read, and the write lock taken and
+    /// given back, waiting at most `PROBE_BUSY_TIMEOUT` (a lock held by
+    /// another process means "not ready").
     pub async fn ping(&self) -> Result<(), Error> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))?;
-        if self.shared.write_failing.load(Ordering::SeqCst) {
-            self.write(|conn| {
-                conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
-                    .map_err(classify)
-            })
-            .await?;
-        }
-        Ok(())
+        self.write(|conn| {
+            conn.busy_timeout(PROBE_BUSY_TIMEOUT).map_err(classify)?;
+            let probed = conn
+                .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+                .map_err(classify);
+            conn.busy_timeout(WRITE_BUSY_TIMEOUT).map_err(classify)?;
+            probed
+        })
+        .await
     }
 
     /// Inserts the user and, with an idempotency claim, stores the reply in

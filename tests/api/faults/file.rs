@@ -109,7 +109,6 @@ async fn a_removed_database_file_with_its_wal_gives_503_until_a_backup_is_put_ba
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "service bug: the removed file's -wal stays and is replayed onto the restored file (see the faults report)"]
 async fn a_removed_database_file_gives_503_until_a_backup_is_put_back_then_serves_it() {
     removed_then_restored(false).await;
 }
@@ -174,7 +173,6 @@ async fn a_database_renamed_over_the_file_with_its_wal_removed_is_served_after_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "service bug: the replaced file's -wal stays and is replayed onto the new file (see the faults report)"]
 async fn a_database_renamed_over_the_file_is_served_after_a_short_while() {
     replaced(false).await;
 }

@@ -181,7 +181,6 @@ async fn a_file_held_in_exclusive_locking_mode_gives_503_to_reads_too_then_recov
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "service bug: reopening a locked file waits 2 s twice per write, without fail-fast (see the faults report)"]
 async fn sign_ups_get_503_fast_while_the_file_is_held_in_exclusive_locking_mode() {
     let app = spawn_app_with(&["--hash-concurrency", "4"]).await;
     app.sign_up("ada@example.com").await;
@@ -213,7 +212,6 @@ async fn sign_ups_get_503_fast_while_the_file_is_held_in_exclusive_locking_mode(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "service gap: /health/ready probes the write lock only after a write failed (see the faults report)"]
 async fn ready_is_503_while_another_connection_holds_the_write_lock_before_any_write() {
     let app = spawn_app_with(&[]).await;
     let holder = connect(&app.db_path);
