@@ -24,7 +24,12 @@ fn net(text: &str) -> Option<IpNet> {
 /// One comma-separated entry: an address, or `None` when garbled (a byte
 /// outside ASCII garbles its own entry, not its neighbours).
 fn hop(entry: &[u8]) -> Option<IpAddr> {
-    std::str::from_utf8(entry).ok()?.trim().parse().ok()
+    std::str::from_utf8(entry)
+        .ok()?
+        .trim()
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +38,9 @@ fuzz_target!(|data: &[u8]| {
         .next()
         .and_then(|l| std::str::from_utf8(l).ok())
         .and_then(|l| l.trim().parse::<IpAddr>().ok())
-        .unwrap_or(IpAddr::from([10, 0, 0, 1]));
+        .unwrap_or(IpAddr::from([10, 0, 0, 1]))
+        // An IPv4-mapped peer is its IPv4 address to `client_addr`.
+        .to_canonical();
     let trusted: Vec<IpNet> = String::from_utf8_lossy(lines.next().unwrap_or_default())
         .split(',')
         .filter_map(net)

@@ -226,6 +226,9 @@ pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiEr
                 .strip_prefix("\"v")
                 .and_then(|t| t.strip_suffix('"'))
                 .and_then(|t| t.parse::<i64>().ok())
+                // Strong comparison is character by character (RFC 9110
+                // §8.8.3.2): "v05" is not our "v5".
+                .filter(|v| etag(*v) == tag)
             {
                 versions.push(v);
             }
@@ -299,20 +302,27 @@ pub fn parse_idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiE
 }
 
 pub fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    // An IPv4 peer on a dual-stack listener arrives as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
     let mut client = peer;
+    // Split the raw bytes: one entry that is not text must not hide the
+    // entries the proxies appended after it.
     let hops = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|hop| std::str::from_utf8(hop).map(str::trim))
         .collect::<Vec<_>>();
     for hop in hops.into_iter().rev() {
-        match hop.parse::<IpAddr>() {
+        let Ok(hop) = hop else {
+            // A garbled entry: stop believing the chain at this point.
+            return client;
+        };
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) if is_trusted(&ip) => client = ip,
             Ok(ip) => return ip,
             // A garbled entry: stop believing the chain at this point.
