@@ -2,7 +2,13 @@
 //! the interactive docs page. Swagger UI's assets are compiled into the
 //! binary (`utoipa-swagger-ui`'s `vendored` feature): no CDN at run time.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::content::Content;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::Response;
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+};
+use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -18,7 +24,7 @@ use super::{health, problem, token, users, ws};
         ws::echo,
     ),
     components(schemas(problem::Problem, problem::OAuthErrorOut, crate::domain::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EveryOperation),
     tags(
         (name = "users", description = "Accounts"),
         (name = "auth", description = "Access tokens"),
@@ -28,6 +34,11 @@ use super::{health, problem, token, users, ws};
 )]
 pub struct ApiDoc;
 
+/// The token `POST /token` issues, as a plain bearer token (`bearer`) and
+/// as what it is, the OAuth 2.0 password grant's token (`oauth2`, as
+/// FastAPI's `OAuth2PasswordBearer` documents it): one token, two ways to
+/// describe it, so operations list both as alternatives. The second lets
+/// the docs page sign in with an email and a password.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -37,7 +48,87 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new("/token", Scopes::new()))],
+                "The OAuth 2.0 password grant of POST /token: username = email",
+            )),
+        );
     }
+}
+
+/// What holds for every operation, written once so none can forget it: any
+/// of them can answer `503` (more connections open or requests in flight
+/// than allowed, the request time limit, an unavailable database); every
+/// `503` and `429` says in `Retry-After` when to try again; every `401`
+/// carries the RFC 6750 challenge.
+struct EveryOperation;
+
+impl Modify for EveryOperation {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("503".to_owned())
+                    .or_insert_with(|| RefOr::T(unavailable()));
+                for (status, response) in responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let header = match status.as_str() {
+                        "429" | "503" => ("Retry-After", retry_after()),
+                        "401" => ("WWW-Authenticate", challenge()),
+                        _ => continue,
+                    };
+                    response.headers.insert(header.0.to_owned(), header.1);
+                }
+            }
+        }
+    }
+}
+
+fn unavailable() -> Response {
+    let mut response = Response::new(
+        "Overloaded (connections or requests in flight past their caps), over the \
+         request time limit, or the database is unavailable; retry after Retry-After",
+    );
+    response.content.insert(
+        problem::PROBLEM_JSON.to_owned(),
+        Content::new(Some(Ref::from_schema_name("Problem"))),
+    );
+    response
+}
+
+fn retry_after() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .description(Some("Seconds to wait before trying again"))
+        .build()
+}
+
+fn challenge() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .description(Some(
+            "`Bearer realm=\"user-api\"` when no token was sent, \
+             `Bearer error=\"invalid_token\"` for a bad one (RFC 6750 §3)",
+        ))
+        .build()
 }
 
 /// The document, with the crate's version.

@@ -137,7 +137,8 @@ impl TokenRequest {
         (status = 400, body = super::problem::OAuthErrorOut, description = "RFC 6749 error: invalid_grant, invalid_request, unsupported_grant_type"),
         (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Hashing saturated; retry after Retry-After"),
+        (status = 429, body = super::problem::Problem, content_type = "application/problem+json", description = "Too many failed sign-ins for this account or client address; even the right password waits"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Hashing saturated, overloaded, or the database is unavailable"),
     ))]
 pub async fn issue_token(
     State(state): State<AppState>,
@@ -160,7 +161,7 @@ pub async fn issue_token(
 
 /// Revoke the bearer token this request is made with. It stops working at
 /// once.
-#[utoipa::path(post, path = "/token/revoke", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/token/revoke", tag = "auth", security(("bearer" = []), ("oauth2" = [])),
     responses((status = 204, description = "Revoked"), (status = 401, body = super::problem::Problem, content_type = "application/problem+json")))]
 pub async fn revoke_token(
     State(state): State<AppState>,

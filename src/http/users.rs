@@ -120,16 +120,26 @@ pub struct SignUpIn {
 }
 
 /// Create a user: sign-up, or an admin creating an account.
-#[utoipa::path(post, path = "/users", tag = "users", request_body = SignUpIn, security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/users", tag = "users", request_body = SignUpIn,
+    security((), ("bearer" = []), ("oauth2" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+            pattern = r"^[\x20-\x7E]*[\x21-\x7E][\x20-\x7E]*$",
+            description = "1 to 255 visible ASCII characters, sent once. A retry with the same key and body \
+                (from the same client address, within 24 hours) gets the first response again and creates nothing; \
+                409 while the first is still running; 422 with another body"),
+    ),
     responses(
         (status = 201, body = UserOut, headers(("Location" = String), ("ETag" = String))),
         (status = 400, body = super::problem::Problem, content_type = "application/problem+json", description = "Email already registered, or malformed JSON"),
         (status = 401, body = super::problem::Problem, content_type = "application/problem+json", description = "Sign-up is closed and no token was sent, or the token is invalid"),
         (status = 403, body = super::problem::Problem, content_type = "application/problem+json", description = "Sign-up is closed and the caller is not an admin"),
+        (status = 409, body = super::problem::Problem, content_type = "application/problem+json", description = "A request with this Idempotency-Key is still running"),
         (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = super::problem::Problem, content_type = "application/problem+json", description = "Invalid or unknown fields, every one named"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json", description = "Invalid or unknown fields, every one named; a malformed Idempotency-Key, or one already used with another body"),
+        (status = 429, body = super::problem::Problem, content_type = "application/problem+json", description = "This client address signs up too fast (--signup-rate)"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Hashing saturated, overloaded, or the database is unavailable"),
     ))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -189,19 +199,23 @@ fn valid<T>(value: Option<T>, violations: Violations) -> Result<T, ApiError> {
 }
 
 /// The signed-in caller.
-#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserOut), (status = 401, body = super::problem::Problem, content_type = "application/problem+json"), (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After")))]
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, body = UserOut, headers(("ETag" = String, description = "Strong; send it back in If-Match"))),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded"),
+    ))]
 pub async fn me(SignedIn(caller): SignedIn) -> Response {
     render(StatusCode::OK, &caller.user)
 }
 
 /// List users (admins only), ordered by id.
-#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = []), ("oauth2" = [])),
     params(
         ("skip" = Option<i64>, Query, minimum = 0, description = "Users to skip (default 0); not with after_id"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 10)"),
         ("after_id" = Option<i64>, Query, minimum = 0, description = "Keyset pagination: users with a greater id"),
-        ("q" = Option<String>, Query, description = "Case-insensitive substring of email or name, taken literally"),
+        ("q" = Option<String>, Query, max_length = 254, description = "Case-insensitive substring of email or name, taken literally"),
         ("is_active" = Option<bool>, Query),
         ("role" = Option<Role>, Query),
     ),
@@ -210,7 +224,7 @@ pub async fn me(SignedIn(caller): SignedIn) -> Response {
         (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded"),
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -247,14 +261,14 @@ pub async fn list_users(
 }
 
 /// Get a user: yourself, or anyone if you are an admin.
-#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = []), ("oauth2" = [])),
     params(("id" = i64, Path, minimum = 1)),
     responses(
         (status = 200, body = UserOut, headers(("ETag" = String, description = "Strong; send it back in If-Match"))),
         (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 404, body = super::problem::Problem, content_type = "application/problem+json", description = "No such user, or not yours to see"),
         (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded"),
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -296,7 +310,7 @@ pub struct UserPatchIn {
 }
 
 /// Change a user.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = []), ("oauth2" = [])),
     params(("id" = i64, Path, minimum = 1), ("If-Match" = Option<String>, Header, nullable = false, description = "An ETag from a GET, or *; 412 when it does not match")),
     request_body = UserPatchIn,
     responses(
@@ -310,7 +324,8 @@ pub struct UserPatchIn {
         (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
+        (status = 429, body = super::problem::Problem, content_type = "application/problem+json", description = "Too many wrong passwords for this account or client address: current_password is checked like a sign-in"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Hashing saturated, database unavailable, or time limit exceeded"),
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -346,7 +361,7 @@ pub async fn update_user(
 
 /// Delete a user: yourself, or anyone if you are an admin. Their tokens stop
 /// working at once; the id is never reused; the email may sign up again.
-#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = []), ("oauth2" = [])),
     params(("id" = i64, Path, minimum = 1), ("If-Match" = Option<String>, Header, nullable = false, description = "An ETag from a GET, or *; 412 when it does not match")),
     responses(
         (status = 204, description = "Deleted"),
@@ -355,7 +370,7 @@ pub async fn update_user(
         (status = 409, body = super::problem::Problem, content_type = "application/problem+json", description = "Would remove the last active admin"),
         (status = 412, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded; retry after Retry-After"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded"),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,

@@ -26,6 +26,7 @@ const NORMAL: u16 = 1000;
     params(("client_id" = String, Path)),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, body = super::problem::Problem, content_type = "application/problem+json", description = "Not a WebSocket handshake (RFC 6455 §4.1: Connection, Upgrade, Sec-WebSocket-Version and Sec-WebSocket-Key are required)"),
         (status = 403, body = super::problem::Problem, content_type = "application/problem+json", description = "A browser Origin that is not allowed"),
         (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "As many WebSockets are open as --max-websockets allows"),
     ))]
