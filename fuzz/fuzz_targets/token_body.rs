@@ -32,7 +32,7 @@ fn expected(form: bool, body: &[u8]) -> Result<(), &'static str> {
         }
     } else {
         match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => fields.extend(map),
+            Ok(Value::Object(map)) => fields.extend(map.into_iter().filter(|(_, v)| v != "")),
             _ => return Err("invalid_request"),
         }
     }

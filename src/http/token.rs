@@ -92,7 +92,10 @@ impl TokenRequest {
             }
         } else {
             match serde_json::from_slice(body) {
-                Ok(serde_json::Value::Object(map)) => fields = map,
+                // An empty string is "sent without a value", as in a form.
+                Ok(serde_json::Value::Object(map)) => {
+                    fields = map.into_iter().filter(|(_, v)| v != "").collect()
+                }
                 _ => return Err(invalid_request("The body must be a JSON object")),
             }
         }

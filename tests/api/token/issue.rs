@@ -276,3 +276,24 @@ async fn unknown_parameters_and_empty_values_are_ignored_as_rfc_6749_says() {
     assert_eq!(response.status(), StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn empty_json_strings_are_missing_values_as_in_a_form() {
+    let app = spawn_app().await;
+    for body in [
+        serde_json::json!({"username": "", "password": ""}),
+        serde_json::json!({"username": "ada@example.com", "password": ""}),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/token"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "invalid_request", "{body}");
+    }
+    app.stop().await;
+}
