@@ -81,11 +81,6 @@ impl FailureRecord {
     pub fn retry_after(&self, now: i64) -> Option<u64> {
         (self.blocked_until > now).then(|| (self.blocked_until - now) as u64)
     }
-
-    /// Whether the record still matters at `now`: pruned when not.
-    pub fn is_live(&self, now: i64, rules: &ThrottleRules) -> bool {
-        self.blocked_until > now || now - self.window_start < rules.account_memory_secs
-    }
 }
 
 impl ThrottleRules {

@@ -231,16 +231,13 @@ impl Writer {
     fn connection(&mut self) -> Result<&mut Connection, Error> {
         if self.conn.is_none() {
             let path = &self.shared.path;
+            let missing =
+                || Error::Unavailable(format!("the database file {} is missing", path.display()));
             if file_id(path).is_none() {
-                return Err(Error::Unavailable(format!(
-                    "the database file {} is missing",
-                    path.display()
-                )));
+                return Err(missing());
             }
             let conn = open_writer(path, false, self.max_pages, Duration::ZERO)?;
-            let ids = opened(path).ok_or_else(|| {
-                Error::Unavailable(format!("the database file {} is missing", path.display()))
-            })?;
+            let ids = opened(path).ok_or_else(missing)?;
             tracing::warn!(path = %path.display(), "database file reopened");
             *self.shared.opened.lock() = Some(ids.db);
             self.conn = Some((conn, ids));
