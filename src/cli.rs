@@ -33,6 +33,46 @@ pub enum Command {
     Admin(AdminCommand),
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
+    /// Copy or back up a whole user store.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Take an online copy of the SQLite store that `--database-url` names,
+    /// while it serves (SQLite's backup API), into a new file.
+    Backup(DbBackupArgs),
+    /// Move a whole user store (users, password hashes, tokens, sign-in
+    /// counts) from one backend to another, verified by counts and a
+    /// checksum.
+    Copy(DbCopyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbBackupArgs {
+    /// The file to write; it must not exist yet.
+    #[arg(long)]
+    pub to: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbCopyArgs {
+    /// The store to read: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_parser = DatabaseUrl::parse)]
+    pub from: DatabaseUrl,
+
+    /// The store to fill: `sqlite:PATH` or `postgres://…`. It must hold no
+    /// users unless `--overwrite` is given.
+    #[arg(long, value_parser = DatabaseUrl::parse)]
+    pub to: DatabaseUrl,
+
+    /// Empty a target that already holds data before copying into it.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
-use user_api::cli::{AdminCommand, AdminCreateArgs, Cli, Command, LogFormat};
+use user_api::cli::{AdminCommand, AdminCreateArgs, Cli, Command, DbCommand, LogFormat};
 use user_api::domain::{NewUser, NewUserFields, PasswordPolicy, Violations};
 use user_api::{app, telemetry, App};
 
@@ -44,6 +44,22 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
+            Command::Db(DbCommand::Backup(args)) => {
+                telemetry::init(LogFormat::Text);
+                let done = user_api::store::backup::run(&args)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{done}");
+                Ok(())
+            }
+            Command::Db(DbCommand::Copy(args)) => {
+                telemetry::init(LogFormat::Text);
+                let done = user_api::store::copy::run(&args)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{done}");
+                Ok(())
+            }
             Command::Openapi => {
                 let doc = user_api::http::docs::openapi();
                 let json = doc.to_pretty_json().map_err(|e| e.to_string())?;

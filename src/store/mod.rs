@@ -19,7 +19,10 @@
 //! stall an async worker, and SQLite admits one writer at a time anyway, so
 //! queueing them in-process costs nothing and avoids lock waits.
 
+pub mod backup;
+pub mod copy;
 mod migrate;
+mod postgres;
 mod sqlite;
 
 use std::time::{SystemTime, UNIX_EPOCH};

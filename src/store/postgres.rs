@@ -1,0 +1,1 @@
+//! PostgreSQL: several instances on one database.
