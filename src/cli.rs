@@ -52,7 +52,7 @@ pub enum DbCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DbBackupArgs {
     /// The file to write; it must not exist yet.
-    #[arg(long)]
+    #[arg(long, env = "USER_API_TO")]
     pub to: std::path::PathBuf,
 
     #[command(flatten)]
@@ -62,16 +62,16 @@ pub struct DbBackupArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DbCopyArgs {
     /// The store to read: `sqlite:PATH` or `postgres://…`.
-    #[arg(long, value_parser = DatabaseUrl::parse)]
+    #[arg(long, env = "USER_API_FROM", value_parser = DatabaseUrl::parse)]
     pub from: DatabaseUrl,
 
     /// The store to fill: `sqlite:PATH` or `postgres://…`. It must hold no
     /// users unless `--overwrite` is given.
-    #[arg(long, value_parser = DatabaseUrl::parse)]
+    #[arg(long, env = "USER_API_TO", value_parser = DatabaseUrl::parse)]
     pub to: DatabaseUrl,
 
     /// Empty a target that already holds data before copying into it.
-    #[arg(long)]
+    #[arg(long, env = "USER_API_OVERWRITE")]
     pub overwrite: bool,
 }
 
