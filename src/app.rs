@@ -19,7 +19,7 @@ use crate::domain::throttle::ThrottleRules;
 use crate::domain::PasswordPolicy;
 use crate::http::connections::CappedListener;
 use crate::http::{self, AppState, WebSettings};
-use crate::store::Store;
+use crate::store::{OpenOptions, Store};
 
 /// Why the service could not start; printed as one line by `main`.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +49,12 @@ pub struct App {
 }
 
 /// Opens the store named by the flags (running migrations).
-pub fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
-    Store::open(&args.database_url, args.max_bytes()).map_err(|source| StartError::Store {
+pub async fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
+    let options = OpenOptions {
+        max_bytes: args.max_bytes(),
+        pool_size: args.db_pool_size,
+    };
+    Store::open(&args.database_url, options).await.map_err(|source| StartError::Store {
         url: args.database_url.to_string(),
         source,
     })
@@ -98,7 +102,7 @@ impl App {
         if metrics.is_some() {
             crate::metrics::handle();
         }
-        let store = open_store(&args.store)?;
+        let store = open_store(&args.store).await?;
         let accounts = accounts(store, &args.hashing, Some(&args))?;
         let state = AppState {
             accounts: Arc::new(accounts),

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             }
             Command::Migrate(args) => {
                 telemetry::init(LogFormat::Text);
-                app::open_store(&args).map_err(|e| e.to_string())?;
+                app::open_store(&args).await.map_err(|e| e.to_string())?;
                 println!("schema is at version {}", user_api::store::LATEST_VERSION);
                 Ok(())
             }
@@ -127,7 +127,7 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
         }
     };
     // Only a valid admin opens (and perhaps creates) the database.
-    let store = app::open_store(&args.store).map_err(|e| e.to_string())?;
+    let store = app::open_store(&args.store).await.map_err(|e| e.to_string())?;
     let accounts = app::accounts(store, &args.hashing, None).map_err(|e| e.to_string())?;
     let user = accounts
         .create_admin(new)

@@ -25,6 +25,7 @@ mod migrate;
 mod postgres;
 mod sqlite;
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::DatabaseUrl;
@@ -33,6 +34,7 @@ use crate::domain::throttle::{ThrottleRules, Throttled};
 use crate::domain::{Email, Role, User, UserId, UserName};
 
 pub use migrate::LATEST_VERSION;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What went wrong in storage, named for what it means to the caller.
@@ -146,6 +148,61 @@ pub struct StoredReply {
     pub body: String,
 }
 
+/// What an earlier request with the same key left in the store.
+pub(crate) struct EarlierRequest {
+    pub fingerprint: Vec<u8>,
+    /// Its reply, once it finished.
+    pub reply: Option<StoredReply>,
+    pub created_at: i64,
+}
+
+/// The contract's rules for a key seen before, the same on every backend:
+/// expired keys are forgotten, another body is refused, a finished request
+/// is replayed, a running one is "in flight" unless it started before any
+/// request could still be running (its process died: take it over).
+pub(crate) fn judge_idempotency(
+    earlier: Option<EarlierRequest>,
+    fingerprint: &[u8; 32],
+    expired_before: i64,
+    abandoned_before: i64,
+) -> IdempotencyStart {
+    match earlier {
+        None => IdempotencyStart::Fresh,
+        Some(e) if e.created_at <= expired_before => IdempotencyStart::Fresh,
+        Some(e) if e.fingerprint != fingerprint => IdempotencyStart::OtherBody,
+        Some(EarlierRequest {
+            reply: Some(reply), ..
+        }) => IdempotencyStart::Replay(reply),
+        Some(e) if e.created_at > abandoned_before => IdempotencyStart::InFlight,
+        Some(_) => IdempotencyStart::Fresh,
+    }
+}
+
+/// Which tokens a change ends: `Some(keep)` ends every token of the user
+/// but `keep`. A deactivated account's tokens end for good, so reactivation
+/// never brings old tokens back to life.
+pub(crate) fn revocation_after(
+    changes: &UserChanges,
+    revocation: Option<TokenRevocation>,
+) -> Option<Option<TokenHash>> {
+    if changes.is_active == Some(false) {
+        return Some(None);
+    }
+    revocation.map(|TokenRevocation { scope, keep }| match scope {
+        Revocation::All => None,
+        Revocation::AllButCallers => keep,
+    })
+}
+
+/// How to open a store beyond its URL.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// Caps an SQLite file's size.
+    pub max_bytes: Option<u64>,
+    /// PostgreSQL connections per instance.
+    pub pool_size: u32,
+}
+
 /// Renders the body of the reply to keep, from the user just created;
 /// called inside the transaction that creates them.
 pub type RenderReply = Box<dyn FnOnce(&User) -> String + Send>;
@@ -153,26 +210,28 @@ pub type RenderReply = Box<dyn FnOnce(&User) -> String + Send>;
 /// The storage backend chosen at start from `--database-url`.
 #[derive(Clone)]
 pub enum Store {
-    Sqlite(std::sync::Arc<SqliteStore>),
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PostgresStore>),
 }
 
 impl Store {
-    /// Opens the store and brings its schema up to date. `max_bytes` caps
-    /// an SQLite file's size.
-    pub fn open(url: &DatabaseUrl, max_bytes: Option<u64>) -> Result<Self, Error> {
+    /// Opens the store and brings its schema up to date.
+    pub async fn open(url: &DatabaseUrl, options: OpenOptions) -> Result<Self, Error> {
         match url {
-            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(std::sync::Arc::new(SqliteStore::open(
-                path, max_bytes,
+            DatabaseUrl::Sqlite(path) => Ok(Self::Sqlite(Arc::new(SqliteStore::open(
+                path,
+                options.max_bytes,
             )?))),
-            DatabaseUrl::Postgres(_) => Err(Error::Unavailable(
-                "PostgreSQL is not supported by this version yet; use sqlite:PATH".into(),
-            )),
+            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(Arc::new(
+                PostgresStore::open(url, options.pool_size).await?,
+            ))),
         }
     }
 
     pub async fn ping(&self) -> Result<(), Error> {
         match self {
             Self::Sqlite(s) => s.ping().await,
+            Self::Postgres(s) => s.ping().await,
         }
     }
 
@@ -185,6 +244,7 @@ impl Store {
     ) -> Result<User, Error> {
         match self {
             Self::Sqlite(s) => s.create_user(user, reply).await,
+            Self::Postgres(s) => s.create_user(user, reply).await,
         }
     }
 
@@ -202,12 +262,17 @@ impl Store {
                 s.start_idempotent(claim, now(), expired_before, abandoned_before)
                     .await
             }
+            Self::Postgres(s) => {
+                s.start_idempotent(claim, now(), expired_before, abandoned_before)
+                    .await
+            }
         }
     }
 
     pub async fn release_idempotent(&self, claim: IdempotencyClaim) -> Result<(), Error> {
         match self {
             Self::Sqlite(s) => s.release_idempotent(claim).await,
+            Self::Postgres(s) => s.release_idempotent(claim).await,
         }
     }
 
@@ -222,6 +287,7 @@ impl Store {
     ) -> Result<Option<u64>, Error> {
         match self {
             Self::Sqlite(s) => s.begin_signin_attempt(account, address, rules, now()).await,
+            Self::Postgres(s) => s.begin_signin_attempt(account, address, rules, now()).await,
         }
     }
 
@@ -240,6 +306,10 @@ impl Store {
                 s.end_signin_attempt(account, address, verdict, rules, now())
                     .await
             }
+            Self::Postgres(s) => {
+                s.end_signin_attempt(account, address, verdict, rules, now())
+                    .await
+            }
         }
     }
 
@@ -253,6 +323,7 @@ impl Store {
     ) -> Result<(), Error> {
         match self {
             Self::Sqlite(s) => s.upgrade_password_hash(id, old, new).await,
+            Self::Postgres(s) => s.upgrade_password_hash(id, old, new).await,
         }
     }
 
@@ -261,12 +332,14 @@ impl Store {
     pub async fn prune(&self, rules: ThrottleRules, keys_before: i64) -> Result<u64, Error> {
         match self {
             Self::Sqlite(s) => s.prune(now(), rules, keys_before).await,
+            Self::Postgres(s) => s.prune(now(), rules, keys_before).await,
         }
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
         match self {
             Self::Sqlite(s) => s.user(id),
+            Self::Postgres(s) => s.user(id).await,
         }
     }
 
@@ -274,6 +347,7 @@ impl Store {
     pub async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>, Error> {
         match self {
             Self::Sqlite(s) => s.credentials(email),
+            Self::Postgres(s) => s.credentials(email).await,
         }
     }
 
@@ -285,6 +359,7 @@ impl Store {
     ) -> Result<(Vec<User>, u64), Error> {
         match self {
             Self::Sqlite(s) => s.list_users(filter, page),
+            Self::Postgres(s) => s.list_users(filter, page).await,
         }
     }
 
@@ -303,6 +378,10 @@ impl Store {
                 s.update_user(id, changes, expected_version, revocation)
                     .await
             }
+            Self::Postgres(s) => {
+                s.update_user(id, changes, expected_version, revocation)
+                    .await
+            }
         }
     }
 
@@ -315,6 +394,7 @@ impl Store {
     ) -> Result<(), Error> {
         match self {
             Self::Sqlite(s) => s.delete_user(id, expected_version).await,
+            Self::Postgres(s) => s.delete_user(id, expected_version).await,
         }
     }
 
@@ -329,6 +409,7 @@ impl Store {
     ) -> Result<bool, Error> {
         match self {
             Self::Sqlite(s) => s.insert_token(hash, user, expires_at).await,
+            Self::Postgres(s) => s.insert_token(hash, user, expires_at).await,
         }
     }
 
@@ -337,12 +418,14 @@ impl Store {
     pub async fn user_by_token(&self, hash: TokenHash) -> Result<Option<User>, Error> {
         match self {
             Self::Sqlite(s) => s.user_by_token(hash, now()),
+            Self::Postgres(s) => s.user_by_token(hash, now()).await,
         }
     }
 
     pub async fn revoke_token(&self, hash: TokenHash) -> Result<(), Error> {
         match self {
             Self::Sqlite(s) => s.revoke_token(hash).await,
+            Self::Postgres(s) => s.revoke_token(hash).await,
         }
     }
 }

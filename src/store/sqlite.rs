@@ -20,10 +20,11 @@ use rusqlite::{
 use tokio::sync::oneshot;
 
 use super::{
-    migrate, now, Error, IdempotencyClaim, IdempotencyStart, NewUserRow, Page, RenderReply,
-    StoredReply, TokenHash, TokenRevocation, UserChanges, UserFilter,
+    judge_idempotency, migrate, now, revocation_after, EarlierRequest, Error, IdempotencyClaim,
+    IdempotencyStart, NewUserRow, Page, RenderReply, StoredReply, TokenHash, TokenRevocation,
+    UserChanges, UserFilter,
 };
-use crate::domain::policy::{removes_an_admin, Revocation};
+use crate::domain::policy::removes_an_admin;
 use crate::domain::throttle::{FailureRecord, ThrottleRules, Throttled};
 use crate::domain::{Email, Role, User, UserId};
 
@@ -519,37 +520,31 @@ impl SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(classify)?;
-            type Earlier = (Vec<u8>, Option<i64>, Option<i64>, Option<String>, i64);
-            let earlier: Option<Earlier> = tx
+            let earlier = tx
                 .query_row(
                     "SELECT fingerprint, user_id, version, body, created_at
                      FROM idempotency_keys WHERE client = ?1 AND key = ?2",
                     params![claim.client, claim.key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| {
+                        let reply = match (r.get(1)?, r.get(2)?, r.get(3)?) {
+                            (Some(user_id), Some(version), Some(body)) => Some(StoredReply {
+                                user_id: UserId(user_id),
+                                version,
+                                body,
+                            }),
+                            _ => None,
+                        };
+                        Ok(EarlierRequest {
+                            fingerprint: r.get(0)?,
+                            reply,
+                            created_at: r.get(4)?,
+                        })
+                    },
                 )
                 .optional()
                 .map_err(classify)?;
-            let start = match earlier {
-                Some((_, _, _, _, created_at)) if created_at <= expired_before => {
-                    IdempotencyStart::Fresh
-                }
-                Some((fingerprint, ..)) if fingerprint != claim.fingerprint => {
-                    IdempotencyStart::OtherBody
-                }
-                Some((_, Some(user_id), Some(version), Some(body), _)) => {
-                    IdempotencyStart::Replay(StoredReply {
-                        user_id: UserId(user_id),
-                        version,
-                        body,
-                    })
-                }
-                Some((.., created_at)) if created_at > abandoned_before => {
-                    IdempotencyStart::InFlight
-                }
-                // Running since before any request could still be: its
-                // process died. This request takes the key over.
-                _ => IdempotencyStart::Fresh,
-            };
+            let start =
+                judge_idempotency(earlier, &claim.fingerprint, expired_before, abandoned_before);
             if matches!(start, IdempotencyStart::Fresh) {
                 tx.execute(
                     "INSERT OR REPLACE INTO idempotency_keys (client, key, fingerprint, created_at)
@@ -817,15 +812,6 @@ impl SqliteStore {
                     )
                 })
                 .map_err(classify)?;
-            // A deactivated account's tokens end for good: reactivation must
-            // not bring old tokens back to life.
-            let revocation = match (changes.is_active, revocation) {
-                (Some(false), _) => Some(TokenRevocation {
-                    scope: Revocation::All,
-                    keep: None,
-                }),
-                (_, r) => r,
-            };
             // A password set (by an admin, or by its owner who proved the
             // old one) ends any wait of the account, under both emails.
             if changes.password_hash.is_some() {
@@ -837,14 +823,10 @@ impl SqliteStore {
                     .map_err(classify)?;
                 }
             }
-            if let Some(TokenRevocation { scope, keep }) = revocation {
-                let keep = match scope {
-                    Revocation::All => None,
-                    Revocation::AllButCallers => keep.map(|k| k.0),
-                };
+            if let Some(keep) = revocation_after(&changes, revocation) {
                 tx.execute(
                     "DELETE FROM tokens WHERE user_id = ?1 AND (?2 IS NULL OR hash <> ?2)",
-                    params![id.0, keep],
+                    params![id.0, keep.map(|k| k.0)],
                 )
                 .map_err(classify)?;
             }
