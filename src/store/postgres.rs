@@ -166,14 +166,13 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// A pooled connection; the pool's size and idle count go to metrics.
     async fn client(&self) -> Result<Object, Error> {
-        self.pool.get().await.map_err(pool_error)
-    }
-
-    /// How many connections are open and how many are idle, for metrics.
-    pub fn pool_status(&self) -> (usize, usize) {
+        let client = self.pool.get().await.map_err(pool_error);
         let status = self.pool.status();
-        (status.size, status.available)
+        metrics::gauge!("db_pool_connections").set(status.size as f64);
+        metrics::gauge!("db_pool_idle_connections").set(status.available as f64);
+        client
     }
 
     pub async fn ping(&self) -> Result<(), Error> {

@@ -49,7 +49,11 @@ async fn metrics_count_requests_by_route_and_status_with_latency_histograms() {
         "{text}"
     );
     assert!(has("password_hashing_in_use"), "{text}");
-    assert!(has("db_read_connections"), "{text}");
+    let pool_gauge = match crate::support::backend() {
+        crate::support::Backend::Sqlite => "db_read_connections",
+        crate::support::Backend::Postgres => "db_pool_connections",
+    };
+    assert!(has(pool_gauge), "{text}");
     app.stop().await;
 }
 

@@ -35,15 +35,15 @@ fn integrity(path: &Path) -> String {
 async fn removed_then_restored(remove_wal_too: bool) {
     let app = spawn_app_with(&[]).await;
     let (ada, token) = app.user_with_token("ada@example.com").await;
-    let backup = app.db_path.parent().unwrap().join("backup.db");
-    copy_database(&app.db_path, &backup);
+    let backup = app.db.sqlite_path().parent().unwrap().join("backup.db");
+    copy_database(app.db.sqlite_path(), &backup);
     // Acknowledged after the backup, so in the removed file only (its WAL):
     // it must not come back with the backup.
     app.sign_up("carol@example.com").await;
 
-    std::fs::remove_file(&app.db_path).unwrap();
+    std::fs::remove_file(app.db.sqlite_path()).unwrap();
     if remove_wal_too {
-        remove_wal_and_shm(&app.db_path);
+        remove_wal_and_shm(app.db.sqlite_path());
     }
     let noticed = eventually(FAST, "a read answers 503 after the removal", || async {
         status_of(me(&app, &token)).await == StatusCode::SERVICE_UNAVAILABLE
@@ -59,13 +59,13 @@ async fn removed_then_restored(remove_wal_too: bool) {
         StatusCode::OK
     );
     assert!(
-        !app.db_path.exists(),
+        !app.db.sqlite_path().exists(),
         "the service made no new, empty database at the path"
     );
 
     // Put the backup back whole, in one step: a rename, never a copy the
     // service could open half-written.
-    std::fs::rename(&backup, &app.db_path).unwrap();
+    std::fs::rename(&backup, app.db.sqlite_path()).unwrap();
     let recovered = eventually(RECOVERY, "/health/ready 200 after the restore", || async {
         ready_status(&app).await == StatusCode::OK
     })
@@ -91,11 +91,11 @@ async fn removed_then_restored(remove_wal_too: bool) {
     )
     .await;
     assert_eq!(
-        emails_in(&app.db_path),
+        emails_in(app.db.sqlite_path()),
         ["ada@example.com", "bob@example.com"],
         "the file at the path holds the backup and the write after it"
     );
-    assert_eq!(integrity(&app.db_path), "ok");
+    assert_eq!(integrity(app.db.sqlite_path()), "ok");
     eprintln!(
         "file removed: reads 503 after {noticed:?}; then GET 503 in {read:?}, sign-up in \
          {write:?}, ready in {readiness:?}; restored: ready 200 after {recovered:?}"
@@ -124,13 +124,13 @@ async fn replaced(remove_wal_too: bool) {
     // file, no `-wal`) next to the first one.
     let other = spawn_app_with(&[]).await;
     other.sign_up("zoe@example.com").await;
-    let replacement = app.db_path.parent().unwrap().join("replacement.db");
-    copy_database(&other.db_path, &replacement);
+    let replacement = app.db.sqlite_path().parent().unwrap().join("replacement.db");
+    copy_database(other.db.sqlite_path(), &replacement);
     other.stop().await;
 
-    std::fs::rename(&replacement, &app.db_path).unwrap();
+    std::fs::rename(&replacement, app.db.sqlite_path()).unwrap();
     if remove_wal_too {
-        remove_wal_and_shm(&app.db_path);
+        remove_wal_and_shm(app.db.sqlite_path());
     }
     let switched = Instant::now();
     eventually(RECOVERY, "zoe, only in the new file, signs in", || async {
@@ -158,10 +158,10 @@ async fn replaced(remove_wal_too: bool) {
     )
     .await;
     assert_eq!(
-        emails_in(&app.db_path),
+        emails_in(app.db.sqlite_path()),
         ["zoe@example.com", "bob@example.com"]
     );
-    assert_eq!(integrity(&app.db_path), "ok");
+    assert_eq!(integrity(app.db.sqlite_path()), "ok");
     assert_eq!(ready_status(&app).await, StatusCode::OK);
     eprintln!("file replaced: the new file's user signs in after {switched:?}");
     app.stop().await;

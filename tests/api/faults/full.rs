@@ -105,7 +105,7 @@ async fn a_full_database_gives_503_for_writes_keeps_reads_and_recovers_when_spac
     eprintln!(
         "full after {} sign-ups: the next got 503 in {took:?}; file {} bytes",
         created.len(),
-        std::fs::metadata(&app.db_path).unwrap().len()
+        std::fs::metadata(app.db.sqlite_path()).unwrap().len()
     );
 
     // Still full: another write is refused, a read is served, and every
@@ -160,7 +160,7 @@ async fn a_full_database_gives_503_for_writes_keeps_reads_and_recovers_when_spac
     eprintln!(
         "after {} deletes the refused sign-up is 201 (in {took:?}); file {} bytes",
         freed.len(),
-        std::fs::metadata(&app.db_path).unwrap().len()
+        std::fs::metadata(app.db.sqlite_path()).unwrap().len()
     );
 
     // Nothing acknowledged was lost on the way, and the deleted are gone.

@@ -21,7 +21,7 @@ async fn writes_get_503_fast_while_another_connection_holds_the_write_lock_then_
     let (id, token) = app.user_with_token("ada@example.com").await;
 
     // WAL mode: `BEGIN IMMEDIATE` takes the write lock and leaves readers be.
-    let holder = connect(&app.db_path);
+    let holder = connect(app.db.sqlite_path());
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     let first = assert_fails_fast(sign_up(&app, "bob@example.com"), "sign-up, lock held").await;
@@ -79,7 +79,7 @@ async fn twenty_queued_sign_ups_all_get_503_fast_while_the_write_lock_is_held() 
     // queued one after another on the one writer would take far longer than
     // the time limit, unless the queue fails fast once a write has failed.
     let app = spawn_app_with(&["--hash-concurrency", "4"]).await;
-    let holder = connect(&app.db_path);
+    let holder = connect(app.db.sqlite_path());
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     let emails: Vec<String> = (0..20).map(|i| format!("user{i}@example.com")).collect();
@@ -121,8 +121,8 @@ async fn twenty_queued_sign_ups_all_get_503_fast_while_the_write_lock_is_held() 
 /// lock, and the other connection gets `SQLITE_BUSY`.) The stale `-wal` and
 /// `-shm` of the replaced file go with it, as `file` explains.
 fn replace_with_an_exclusively_held_copy(app: &TestApp) -> Connection {
-    let replacement = app.db_path.parent().unwrap().join("replacement.db");
-    copy_database(&app.db_path, &replacement);
+    let replacement = app.db.sqlite_path().parent().unwrap().join("replacement.db");
+    copy_database(app.db.sqlite_path(), &replacement);
     let holder = connect(&replacement);
     let mode: String = holder
         .query_row("PRAGMA locking_mode = EXCLUSIVE", [], |r| r.get(0))
@@ -132,8 +132,8 @@ fn replace_with_an_exclusively_held_copy(app: &TestApp) -> Connection {
     holder
         .execute_batch("BEGIN IMMEDIATE; CREATE TABLE held (x); COMMIT;")
         .unwrap();
-    std::fs::rename(&replacement, &app.db_path).unwrap();
-    remove_wal_and_shm(&app.db_path);
+    std::fs::rename(&replacement, app.db.sqlite_path()).unwrap();
+    remove_wal_and_shm(app.db.sqlite_path());
     holder
 }
 
@@ -214,7 +214,7 @@ async fn sign_ups_get_503_fast_while_the_file_is_held_in_exclusive_locking_mode(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_while_another_connection_holds_the_write_lock_before_any_write() {
     let app = spawn_app_with(&[]).await;
-    let holder = connect(&app.db_path);
+    let holder = connect(app.db.sqlite_path());
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     assert_fails_fast(ready(&app), "/health/ready, lock held, no write yet").await;

@@ -209,7 +209,7 @@ async fn a_failed_first_request_keeps_nothing_so_the_retry_runs_again() {
 
 #[tokio::test]
 async fn keys_live_in_the_database_and_hold_across_instances() {
-    let (first, second, _dir) = two_instances(&[]).await;
+    let (first, second) = two_instances(&[]).await;
 
     let created = parts(
         sign_up(&first, "k-1", "ada@example.com")
@@ -257,14 +257,9 @@ async fn a_key_older_than_24_hours_is_forgotten() {
         .unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
     // A day passes for the key (the store keeps unix seconds).
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    let aged = db
-        .execute(
-            "UPDATE idempotency_keys SET created_at = created_at - 86400",
-            [],
-        )
-        .unwrap();
+    let aged = app
+        .db
+        .execute("UPDATE idempotency_keys SET created_at = created_at - 86400");
     assert_eq!(aged, 1);
 
     let reused = sign_up(&app, "k-1", "grace@example.com")

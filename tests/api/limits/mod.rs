@@ -49,16 +49,12 @@ pub(super) async fn login_from(app: &TestApp, email: &str, password: &str, from:
         .unwrap()
 }
 
-/// Two services on one SQLite file, as two instances behind a load
-/// balancer: `(first, second, the directory that keeps the file)`.
-pub(super) async fn two_instances(flags: &[&str]) -> (TestApp, TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("shared.db").display());
-    let mut with_url = vec!["--database-url", url.as_str()];
-    with_url.extend_from_slice(flags);
-    let first = crate::support::spawn_app_with(&with_url).await;
-    let second = crate::support::spawn_app_with(&with_url).await;
-    (first, second, dir)
+/// Two services on one database, as two instances behind a load balancer.
+pub(super) async fn two_instances(flags: &[&str]) -> (TestApp, TestApp) {
+    let db = std::sync::Arc::new(crate::support::TestDb::fresh());
+    let first = crate::support::spawn_app_on(db.clone(), flags).await;
+    let second = crate::support::spawn_app_on(db, flags).await;
+    (first, second)
 }
 
 /// The problem+json body of a response that must have `status`.

@@ -8,14 +8,11 @@ use reqwest::StatusCode;
 use crate::support::{spawn_app_with, TestApp, PASSWORD};
 
 fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.query_row(sql, [], |r| r.get(0)).unwrap()
+    app.db.query_i64(sql)
 }
 
 fn age(app: &TestApp, sql: &str) {
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
-    assert!(db.execute(sql, []).unwrap() > 0, "{sql} changed nothing");
+    assert!(app.db.execute(sql) > 0, "{sql} changed nothing");
 }
 
 /// Waits (boundedly) until `sql` counts zero rows.

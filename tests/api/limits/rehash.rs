@@ -4,46 +4,38 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{spawn_app_with, PASSWORD};
+use std::sync::Arc;
 
-fn stored_hash(db: &std::path::Path, email: &str) -> String {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(
-        "SELECT password_hash FROM users WHERE email = ?1",
-        [email],
-        |r| r.get(0),
-    )
-    .unwrap()
+use crate::support::{spawn_app_on, TestDb, PASSWORD};
+
+fn stored_hash(db: &TestDb, email: &str) -> String {
+    db.query_text(&format!(
+        "SELECT password_hash FROM users WHERE email = '{email}'"
+    ))
 }
 
 #[tokio::test]
 async fn a_weaker_stored_hash_is_re_hashed_with_the_configured_parameters_at_sign_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rehash.db");
-    let url = format!("sqlite:{}", db.display());
+    let db = Arc::new(TestDb::fresh());
     let weak = [
-        "--database-url",
-        &url,
         "--argon2-memory-kib",
         "1024",
         "--argon2-iterations",
         "1",
     ];
     let strong = [
-        "--database-url",
-        &url,
         "--argon2-memory-kib",
         "2048",
         "--argon2-iterations",
         "2",
     ];
 
-    let before = spawn_app_with(&weak).await;
+    let before = spawn_app_on(db.clone(), &weak).await;
     before.sign_up("ada@example.com").await;
     before.stop().await;
     assert!(stored_hash(&db, "ada@example.com").contains("$m=1024,t=1,p=1$"));
 
-    let after = spawn_app_with(&strong).await;
+    let after = spawn_app_on(db.clone(), &strong).await;
     let wrong = after
         .login("ada@example.com", "not the password at all")
         .await;
@@ -68,7 +60,7 @@ async fn a_weaker_stored_hash_is_re_hashed_with_the_configured_parameters_at_sig
     );
     after.stop().await;
 
-    let cheaper_again = spawn_app_with(&weak).await;
+    let cheaper_again = spawn_app_on(db.clone(), &weak).await;
     assert_eq!(
         cheaper_again
             .login("ada@example.com", PASSWORD)

@@ -155,7 +155,7 @@ async fn a_wrong_current_password_counts_as_a_failed_sign_in() {
 
 #[tokio::test]
 async fn failure_counts_live_in_the_database_and_hold_across_instances() {
-    let (first, second, _dir) = two_instances(&[]).await;
+    let (first, second) = two_instances(&[]).await;
     first.sign_up("ada@example.com").await;
 
     fail(&first, "ada@example.com", 3).await;

@@ -1,7 +1,9 @@
 //! Starts the real service for a test: the router that `user-api serve`
-//! runs, on 127.0.0.1:0, over a fresh SQLite file in its own temporary
-//! directory. Helpers send requests and return responses; the assertions
-//! stay in the tests.
+//! runs, on 127.0.0.1:0, over a fresh database (`database.rs`: an SQLite
+//! file, or a PostgreSQL database in the `api_postgres` run). Helpers send
+//! requests and return responses; the assertions stay in the tests.
+
+pub mod database;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,13 +11,14 @@ use std::sync::Arc;
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use user_api::accounts::Accounts;
 use user_api::cli::ServeArgs;
 use user_api::domain::{NewUser, NewUserFields, Violations};
 use user_api::App;
+
+pub use database::{backend, Backend, TestDb};
 
 /// A password that meets the default policy and is on no common list.
 pub const PASSWORD: &str = "tangerine submarine 1947";
@@ -27,10 +30,8 @@ pub struct TestApp {
     /// Where `/metrics` is served, when `--metrics-addr` was given.
     pub metrics_addr: Option<SocketAddr>,
     pub client: Client,
-    /// The SQLite file; its directory is removed when the app is dropped.
-    #[allow(dead_code)] // read by tests that look at the file itself
-    pub db_path: PathBuf,
-    _dir: TempDir,
+    /// The database; removed when the last app on it is dropped.
+    pub db: Arc<TestDb>,
     pub accounts: Arc<Accounts>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -45,12 +46,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// As `spawn_app`, with extra flags that override the defaults.
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("user-api.db");
-    let database_url = format!("sqlite:{}", db_path.display());
+    spawn_app_on(Arc::new(TestDb::fresh()), flags).await
+}
+
+/// As `spawn_app_with`, on a database another app may share: two apps on
+/// one database are two instances behind a load balancer.
+pub async fn spawn_app_on(db: Arc<TestDb>, flags: &[&str]) -> TestApp {
     let defaults = [
         ("--listen", "127.0.0.1:0"),
-        ("--database-url", database_url.as_str()),
+        ("--database-url", db.url.as_str()),
         ("--signup-rate", "0"),
         ("--argon2-memory-kib", "1024"),
         ("--argon2-iterations", "1"),
@@ -80,8 +84,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
         addr,
         metrics_addr,
         client: Client::builder().build().expect("http client"),
-        _dir: dir,
-        db_path,
+        db,
         accounts,
         stop: Some(stop),
         handle: Some(handle),
