@@ -14,6 +14,14 @@
 
 #[path = "../api/support/mod.rs"]
 mod support;
+/// The child-process harness of `tests/api/cli`, for the tests below that
+/// need real processes.
+#[path = "../api/cli/harness.rs"]
+#[allow(dead_code)]
+mod cli;
+
+mod instances;
+mod outage;
 
 #[path = "../api/authorization/mod.rs"]
 mod authorization;

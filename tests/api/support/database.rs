@@ -154,6 +154,7 @@ impl TestDb {
     }
 
     /// The SQLite file; only for tests of SQLite itself.
+    #[allow(dead_code)] // the PostgreSQL run has no such tests
     pub fn sqlite_path(&self) -> &Path {
         match &self.kind {
             Kind::Sqlite { path, .. } => path,
