@@ -7,6 +7,7 @@
 //! in-process suite); the tests sit in one file per part of the command line.
 
 mod admin;
+mod backup;
 mod crash;
 mod environment;
 mod flood;
