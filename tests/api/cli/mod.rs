@@ -9,6 +9,7 @@
 mod admin;
 mod backup;
 mod crash;
+mod deploy;
 mod environment;
 mod flood;
 mod hashing;
