@@ -535,11 +535,14 @@ impl Deployment {
         outcome.expect("the WebSocket exchange ends in time")
     }
 
-    /// Stops both instances with SIGTERM; their JSON log lines.
+    /// Stops both instances with SIGTERM (each waits out its shutdown
+    /// grace, so both at once); their JSON log lines.
     fn stop_instances(&mut self) -> Vec<Value> {
+        for instance in &self.instances {
+            instance.signal("TERM");
+        }
         let mut lines = Vec::new();
         for instance in &mut self.instances {
-            instance.signal("TERM");
             instance.wait_for_exit();
             lines.extend(
                 instance
