@@ -54,10 +54,12 @@ pub async fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
         max_bytes: args.max_bytes(),
         pool_size: args.db_pool_size,
     };
-    Store::open(&args.database_url, options).await.map_err(|source| StartError::Store {
-        url: args.database_url.to_string(),
-        source,
-    })
+    Store::open(&args.database_url, options)
+        .await
+        .map_err(|source| StartError::Store {
+            url: args.database_url.to_string(),
+            source,
+        })
 }
 
 /// The account use cases over an opened store, as `serve` and `admin` use them.

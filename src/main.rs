@@ -127,7 +127,9 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
         }
     };
     // Only a valid admin opens (and perhaps creates) the database.
-    let store = app::open_store(&args.store).await.map_err(|e| e.to_string())?;
+    let store = app::open_store(&args.store)
+        .await
+        .map_err(|e| e.to_string())?;
     let accounts = app::accounts(store, &args.hashing, None).map_err(|e| e.to_string())?;
     let user = accounts
         .create_admin(new)

@@ -54,7 +54,8 @@ const CREDENTIALS_BY_EMAIL: &str = concat!(
     user_columns!(),
     ", password_hash FROM users WHERE email = $1"
 );
-const USER_BY_TOKEN: &str = "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version
+const USER_BY_TOKEN: &str =
+    "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version
      FROM tokens t JOIN users u ON u.id = t.user_id
      WHERE t.hash = $1 AND t.expires_at > $2 AND u.is_active";
 
@@ -128,7 +129,11 @@ fn pool_error(err: PoolError) -> Error {
 async fn timed<T>(work: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
     tokio::time::timeout(OPERATION_TIMEOUT, work)
         .await
-        .unwrap_or_else(|_| Err(Error::Unavailable("PostgreSQL did not answer in time".into())))
+        .unwrap_or_else(|_| {
+            Err(Error::Unavailable(
+                "PostgreSQL did not answer in time".into(),
+            ))
+        })
 }
 
 impl PostgresStore {
@@ -182,7 +187,11 @@ impl PostgresStore {
             Ok(())
         })
         .await
-        .unwrap_or_else(|_| Err(Error::Unavailable("PostgreSQL did not answer in time".into())))
+        .unwrap_or_else(|_| {
+            Err(Error::Unavailable(
+                "PostgreSQL did not answer in time".into(),
+            ))
+        })
     }
 
     pub async fn create_user(
@@ -266,8 +275,12 @@ impl PostgresStore {
                     .map_err(classify)?
                     .map(|r| earlier_request(&r))
                     .transpose()?;
-                let start =
-                    judge_idempotency(earlier, &claim.fingerprint, expired_before, abandoned_before);
+                let start = judge_idempotency(
+                    earlier,
+                    &claim.fingerprint,
+                    expired_before,
+                    abandoned_before,
+                );
                 if matches!(start, IdempotencyStart::Fresh) {
                     tx.execute(
                         "INSERT INTO idempotency_keys (client, key, fingerprint, created_at)
@@ -475,7 +488,8 @@ impl PostgresStore {
         // One statement, so the count and the page see the same snapshot;
         // `strpos` matches `q` literally (no LIKE wildcards). The page is
         // joined to the count so an empty page still brings the count.
-        const WHERE: &str = "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(name_lower, $1) > 0)
+        const WHERE: &str =
+            "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(name_lower, $1) > 0)
              AND ($2::boolean IS NULL OR is_active = $2) AND ($3::text IS NULL OR role = $3)";
         let (after, skip, limit) = match page {
             Page::Offset { skip, limit } => (0, skip, limit),
@@ -589,13 +603,16 @@ impl PostgresStore {
         .await
     }
 
-    pub async fn delete_user(&self, id: UserId, expected_version: Option<i64>) -> Result<(), Error> {
+    pub async fn delete_user(
+        &self,
+        id: UserId,
+        expected_version: Option<i64>,
+    ) -> Result<(), Error> {
         timed(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(classify)?;
             let current = locked_user(&tx, id, expected_version).await?;
-            if current.is_admin() && current.is_active && other_active_admins(&tx, id).await? == 0
-            {
+            if current.is_admin() && current.is_active && other_active_admins(&tx, id).await? == 0 {
                 return Err(Error::LastAdmin);
             }
             // Tokens go with the user (ON DELETE CASCADE).
@@ -638,7 +655,10 @@ impl PostgresStore {
     pub async fn user_by_token(&self, hash: TokenHash, now: i64) -> Result<Option<User>, Error> {
         timed(async {
             let client = self.client().await?;
-            let stmt = client.prepare_cached(USER_BY_TOKEN).await.map_err(classify)?;
+            let stmt = client
+                .prepare_cached(USER_BY_TOKEN)
+                .await
+                .map_err(classify)?;
             client
                 .query_opt(&stmt, &[&hash.0.as_slice(), &now])
                 .await
@@ -683,7 +703,11 @@ fn earlier_request(row: &Row) -> Result<EarlierRequest, Error> {
 }
 
 /// The user, locked until the transaction ends, checked against `If-Match`.
-async fn locked_user(tx: &Tx<'_>, id: UserId, expected_version: Option<i64>) -> Result<User, Error> {
+async fn locked_user(
+    tx: &Tx<'_>,
+    id: UserId,
+    expected_version: Option<i64>,
+) -> Result<User, Error> {
     let row = tx
         .query_opt(&format!("{USER_BY_ID} FOR UPDATE"), &[&id.0])
         .await

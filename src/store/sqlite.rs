@@ -543,8 +543,12 @@ impl SqliteStore {
                 )
                 .optional()
                 .map_err(classify)?;
-            let start =
-                judge_idempotency(earlier, &claim.fingerprint, expired_before, abandoned_before);
+            let start = judge_idempotency(
+                earlier,
+                &claim.fingerprint,
+                expired_before,
+                abandoned_before,
+            );
             if matches!(start, IdempotencyStart::Fresh) {
                 tx.execute(
                     "INSERT OR REPLACE INTO idempotency_keys (client, key, fingerprint, created_at)

@@ -118,7 +118,10 @@ fn deactivation_deletion_and_role_changes_on_one_instance_take_effect_at_once_on
     );
 
     // Deletion on the first instance ends Grace's token on the second.
-    assert_eq!(get(&second, "/users/me", &grace_token).status(), StatusCode::OK);
+    assert_eq!(
+        get(&second, "/users/me", &grace_token).status(),
+        StatusCode::OK
+    );
     let deleted = client()
         .delete(first.url(&format!("/users/{grace}")))
         .bearer_auth(&admin)

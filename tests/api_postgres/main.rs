@@ -12,14 +12,15 @@
 //! directory.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../api/support/mod.rs"]
-mod support;
 /// The child-process harness of `tests/api/cli`, for the tests below that
 /// need real processes.
 #[path = "../api/cli/harness.rs"]
 #[allow(dead_code)]
 mod cli;
+#[path = "../api/support/mod.rs"]
+mod support;
 
+mod deploy;
 mod instances;
 mod outage;
 

@@ -120,11 +120,7 @@ fn a_database_outage_gives_fast_503s_then_recovers_without_a_restart_and_loses_n
     let proxy = Proxy::to(upstream(&db));
     let dir = tempfile::tempdir().unwrap();
     let url = through(&db, &proxy);
-    let mut app = serve(
-        &dir,
-        &["--database-url", &url, "--signup-rate", "0"],
-        &[],
-    );
+    let mut app = serve(&dir, &["--database-url", &url, "--signup-rate", "0"], &[]);
     let base = app.url("");
 
     // Light load: one sign-up after another, all the time.
@@ -141,7 +137,9 @@ fn a_database_outage_gives_fast_503s_then_recovers_without_a_restart_and_loses_n
                 let email = format!("user{n}@example.com");
                 let response = client()
                     .post(format!("{app_base}/users"))
-                    .json(&serde_json::json!({"email": email, "name": "Load", "password": PASSWORD}))
+                    .json(
+                        &serde_json::json!({"email": email, "name": "Load", "password": PASSWORD}),
+                    )
                     .send()
                     .unwrap();
                 match response.status() {
@@ -182,7 +180,10 @@ fn a_database_outage_gives_fast_503s_then_recovers_without_a_restart_and_loses_n
     // Back by itself: no restart, readiness turns 200 again.
     let deadline = Instant::now() + PATIENCE;
     while ready(&base).unwrap().0 != StatusCode::OK {
-        assert!(Instant::now() < deadline, "not ready again within {PATIENCE:?}");
+        assert!(
+            Instant::now() < deadline,
+            "not ready again within {PATIENCE:?}"
+        );
         thread::sleep(Duration::from_millis(100));
     }
     let before_recovery = unavailable.load(Ordering::SeqCst);

@@ -9,7 +9,6 @@
 mod admin;
 mod backup;
 mod crash;
-mod deploy;
 mod environment;
 mod flood;
 mod hashing;

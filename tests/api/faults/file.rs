@@ -124,7 +124,12 @@ async fn replaced(remove_wal_too: bool) {
     // file, no `-wal`) next to the first one.
     let other = spawn_app_with(&[]).await;
     other.sign_up("zoe@example.com").await;
-    let replacement = app.db.sqlite_path().parent().unwrap().join("replacement.db");
+    let replacement = app
+        .db
+        .sqlite_path()
+        .parent()
+        .unwrap()
+        .join("replacement.db");
     copy_database(other.db.sqlite_path(), &replacement);
     other.stop().await;
 

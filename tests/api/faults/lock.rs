@@ -121,7 +121,12 @@ async fn twenty_queued_sign_ups_all_get_503_fast_while_the_write_lock_is_held() 
 /// lock, and the other connection gets `SQLITE_BUSY`.) The stale `-wal` and
 /// `-shm` of the replaced file go with it, as `file` explains.
 fn replace_with_an_exclusively_held_copy(app: &TestApp) -> Connection {
-    let replacement = app.db.sqlite_path().parent().unwrap().join("replacement.db");
+    let replacement = app
+        .db
+        .sqlite_path()
+        .parent()
+        .unwrap()
+        .join("replacement.db");
     copy_database(app.db.sqlite_path(), &replacement);
     let holder = connect(&replacement);
     let mode: String = holder

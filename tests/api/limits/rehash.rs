@@ -17,18 +17,8 @@ fn stored_hash(db: &TestDb, email: &str) -> String {
 #[tokio::test]
 async fn a_weaker_stored_hash_is_re_hashed_with_the_configured_parameters_at_sign_in() {
     let db = Arc::new(TestDb::fresh());
-    let weak = [
-        "--argon2-memory-kib",
-        "1024",
-        "--argon2-iterations",
-        "1",
-    ];
-    let strong = [
-        "--argon2-memory-kib",
-        "2048",
-        "--argon2-iterations",
-        "2",
-    ];
+    let weak = ["--argon2-memory-kib", "1024", "--argon2-iterations", "1"];
+    let strong = ["--argon2-memory-kib", "2048", "--argon2-iterations", "2"];
 
     let before = spawn_app_on(db.clone(), &weak).await;
     before.sign_up("ada@example.com").await;

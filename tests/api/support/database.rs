@@ -53,7 +53,10 @@ pub fn postgres_url(server: &str, name: &str) -> String {
 
 /// Runs statements on a PostgreSQL database from synchronous code, on a
 /// thread of its own so it works inside or outside an async test.
-pub fn postgres_execute(url: &str, sql: &str) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, String> {
+pub fn postgres_execute(
+    url: &str,
+    sql: &str,
+) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, String> {
     let (url, sql) = (url.to_owned(), sql.to_owned());
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -65,10 +68,13 @@ pub fn postgres_execute(url: &str, sql: &str) -> Result<Vec<tokio_postgres::Simp
                 .await
                 .map_err(|e| e.to_string())?;
             let driver = tokio::spawn(connection);
-            let result = client.simple_query(&sql).await.map_err(|e| match e.as_db_error() {
-                Some(db) => db.message().to_owned(),
-                None => e.to_string(),
-            });
+            let result = client
+                .simple_query(&sql)
+                .await
+                .map_err(|e| match e.as_db_error() {
+                    Some(db) => db.message().to_owned(),
+                    None => e.to_string(),
+                });
             drop(client);
             let _ = driver.await;
             result
@@ -217,7 +223,10 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Kind::Postgres { server, name } = &self.kind {
-            let _ = postgres_execute(server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let _ = postgres_execute(
+                server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
         }
     }
 }

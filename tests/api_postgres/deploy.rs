@@ -1,7 +1,7 @@
 //! The deployment in `deploy/` ("TLS is terminated by a reverse proxy in
 //! front", `API.md`, "Also"): two real `user-api serve` processes started
 //! with the systemd unit's own `ExecStart` flags and the example environment
-//! file, on one database, behind nginx running the shipped
+//! file, on one PostgreSQL database, behind nginx running the shipped
 //! `deploy/nginx/user-api.conf` with only its ports, certificate paths and
 //! server name replaced. Requests go over HTTPS with `curl` (reqwest has no
 //! TLS feature here), verified against a self-signed certificate made by
@@ -25,14 +25,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{client, sign_in, spawn_binary, Running, CHEAP_HASHING, PATIENCE, POLL};
-use crate::support::PASSWORD;
-
-/// The one database both instances use. SQLite for now (several processes
-/// may share one file); PostgreSQL later, by changing only this.
-fn deployment_database_url(dir: &Path) -> String {
-    format!("sqlite:{}", dir.join("user-api.db").display())
-}
+use crate::cli::{client, sign_in, spawn_binary, Running, CHEAP_HASHING, PATIENCE, POLL};
+use crate::support::{TestDb, PASSWORD};
 
 const NGINX: &str = "/usr/sbin/nginx";
 const SHIPPED_NGINX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/user-api.conf");
@@ -379,6 +373,8 @@ struct Deployment {
     // Dropped in this order: nginx, the instances, then their directory.
     _nginx: Nginx,
     instances: [Running; 2],
+    /// The PostgreSQL database both instances use.
+    _db: TestDb,
     dir: TempDir,
     cert: PathBuf,
     https_port: u16,
@@ -393,10 +389,11 @@ impl Deployment {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::fresh_postgres();
         let cert = self_signed_certificate(dir.path());
-        let first = start_instance(dir.path());
+        let first = start_instance(dir.path(), &db.url);
         // The first has migrated the database; the second joins it.
-        let second = start_instance(dir.path());
+        let second = start_instance(dir.path(), &db.url);
         let [https_port, http_port] = free_ports();
         let conf = nginx_config(
             dir.path(),
@@ -409,6 +406,7 @@ impl Deployment {
         let deployment = Self {
             _nginx: nginx,
             instances: [first, second],
+            _db: db,
             dir,
             cert: cert.join("cert.pem"),
             https_port,
@@ -698,7 +696,7 @@ fn self_signed_certificate(dir: &Path) -> PathBuf {
 /// `user-api serve` as the unit starts it (its `ExecStart` flags with the
 /// instance port 0) with the example environment file, on the deployment's
 /// database, with cheap hashing and JSON logs.
-fn start_instance(dir: &Path) -> Running {
+fn start_instance(dir: &Path, database_url: &str) -> Running {
     let unit = std::fs::read_to_string(SHIPPED_UNIT).unwrap();
     let exec = unit
         .lines()
@@ -707,8 +705,7 @@ fn start_instance(dir: &Path) -> Running {
     let mut words = exec.split_whitespace();
     assert_eq!(words.next(), Some(UNIT_BINARY));
     let mut args: Vec<String> = words.map(|w| w.replace("%i", "0")).collect();
-    let url = deployment_database_url(dir);
-    args.extend(["--database-url".to_owned(), url]);
+    args.extend(["--database-url".to_owned(), database_url.to_owned()]);
     args.extend(CHEAP_HASHING.iter().map(|a| (*a).to_owned()));
     args.extend(["--log-format", "json", "--signup-rate", "0"].map(str::to_owned));
 
