@@ -65,7 +65,8 @@ pub async fn postgres(client: &mut deadpool_postgres::Object) -> Result<(), Erro
         .await
         .map_err(classify)?;
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS user_api_schema (version BIGINT NOT NULL);
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS user_api_schema (version BIGINT NOT NULL);
          INSERT INTO user_api_schema (version)
              SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM user_api_schema);",
     )

@@ -20,6 +20,7 @@ mod cli;
 #[path = "../api/support/mod.rs"]
 mod support;
 
+mod copy;
 mod deploy;
 mod instances;
 mod outage;
