@@ -1,0 +1,27 @@
+-- Shared by every wrk script: prints the figures the harness reads as one
+-- JSON line (latencies in microseconds), after wrk's own report.
+local M = {}
+
+function M.done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\nBENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.1f}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, latency.mean))
+end
+
+-- "id token" lines written by the harness's seeding.
+function M.read_tokens(path)
+  local users = {}
+  for line in io.lines(path) do
+    local id, token = line:match("^(%d+) (%S+)$")
+    if id then users[#users + 1] = { id = id, token = token } end
+  end
+  return users
+end
+
+return M

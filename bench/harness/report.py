@@ -1,0 +1,420 @@
+"""Turns bench.py's raw figures (results/NAME.json) into results/NAME.md, a
+table per scenario with the ratios user-api ÷ each peer and the targets
+marked met or missed, and results/NAME.png, a chart of those ratios."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ORDER = ["user-api", "axum-hello", "gin", "net/http", "fastapi-raw", "fastapi-orm"]
+TITLES = {
+    "health": "GET /health",
+    "user_by_id": "GET /users/{id} with a bearer token",
+    "list_users": "GET /users?limit=20 as admin",
+    "signup": "POST /users — sign-up, argon2-bound",
+    "login": "POST /token — login, argon2-bound, with GET /health and GET /users/me probed meanwhile",
+    "conn10k": "10,000 concurrent connections on GET /health",
+    "coldstart": "Cold start — exec to first 200 on GET /health",
+    "idle": "Idle memory",
+}
+SET_TITLES = {
+    "pinned": "server pinned to CPU 1, load generator to CPU 0",
+    "unpinned": "unpinned: server and load generator share both CPUs",
+}
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def aggregate(records):
+    """(set, scenario, service) → medians over the rounds."""
+    groups = defaultdict(list)
+    for r in records:
+        groups[(r["set"], r["scenario"], r["service"])].append(r)
+    out = {}
+    for key, rs in groups.items():
+        a = {"rounds": len(rs)}
+        for k in ("rps", "p50", "p99", "p999", "pss_mb", "server_cpu", "load_cpu", "median_ms", "min_ms", "max_ms",
+                  "rss_mb", "pss_after_mb", "samples", "processes"):
+            a[k] = med([r.get(k) for r in rs])
+        a["rps_min"] = min((r["rps"] for r in rs if "rps" in r), default=None)
+        a["rps_max"] = max((r["rps"] for r in rs if "rps" in r), default=None)
+        a["errors"] = sum(r.get("errors", 0) for r in rs)
+        a["socket_errors"] = sum(r.get("socket_errors", 0) for r in rs)
+        a["non2xx"] = sum(r.get("non2xx", 0) for r in rs)
+        a["requests"] = sum(r.get("requests", 0) for r in rs)
+        for sub in ("fixed", "health_probe", "me_probe"):
+            subs = [r[sub] for r in rs if r.get(sub)]
+            if subs:
+                a[sub] = {k: med([s.get(k) for s in subs]) for k in ("rate", "achieved", "p50", "p99", "p999")}
+                a[sub]["errors"] = sum(s.get("errors", 0) for s in subs)
+        out[key] = a
+    return out
+
+
+def fmt_rps(v):
+    if v is None:
+        return "—"
+    return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+
+
+def fmt_ms(v):
+    if v is None:
+        return "—"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def fmt_mb(v):
+    return "—" if v is None else (f"{v:.1f}" if v >= 10 else f"{v:.2f}")
+
+
+def fmt_ratio(v):
+    if v is None:
+        return "—"
+    return f"{v:.2f}×" if v < 10 else f"{v:.0f}×"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fastest_fastapi(agg, set_name, scenario):
+    best = None
+    for name in ("fastapi-raw", "fastapi-orm"):
+        a = agg.get((set_name, scenario, name))
+        if a and a.get("rps") is not None and (best is None or a["rps"] > best[1]["rps"]):
+            best = (name, a)
+    return best
+
+
+def targets(agg):
+    """The issue's targets, on the pinned set: (text, measured, met)."""
+    S = "pinned"
+    g = lambda sc, svc: agg.get((S, sc, svc))  # noqa: E731
+    rows = []
+
+    def add(text, value, met, detail=""):
+        rows.append((text, value, met, detail))
+
+    u, hello, gin = g("health", "user-api"), g("health", "axum-hello"), g("health", "gin")
+    if u and hello:
+        r = ratio(u["rps"], hello["rps"])
+        add("`/health` ≥ 95% of bare axum hello-world", f"{r:.0%}", r >= 0.95,
+            f"{fmt_rps(u['rps'])} vs {fmt_rps(hello['rps'])} req/s")
+    if u and gin:
+        r = ratio(u["rps"], gin["rps"])
+        add("`/health` ≥ 2× Gin", fmt_ratio(r), r >= 2, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s")
+    fa = fastest_fastapi(agg, S, "health")
+    if u and fa:
+        r = ratio(u["rps"], fa[1]["rps"])
+        add("`/health` ≥ 20× FastAPI (the faster variant)", fmt_ratio(r), r >= 20,
+            f"vs {fa[0]}: {fmt_rps(fa[1]['rps'])} req/s")
+    u, gin = g("user_by_id", "user-api"), g("user_by_id", "gin")
+    if u and gin:
+        r = ratio(u["rps"], gin["rps"])
+        add("`GET /users/{id}` ≥ 3.4× Gin", fmt_ratio(r), r >= 3.4, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s")
+    fa = fastest_fastapi(agg, S, "user_by_id")
+    if u and fa:
+        r = ratio(u["rps"], fa[1]["rps"])
+        add("`GET /users/{id}` ≥ 15× FastAPI (the faster variant)", fmt_ratio(r), r >= 15,
+            f"vs {fa[0]}: {fmt_rps(fa[1]['rps'])} req/s")
+    if u and gin and u.get("fixed") and gin.get("fixed") and u["fixed"]["p99"] and gin["fixed"]["p99"]:
+        r = ratio(u["fixed"]["p99"], gin["fixed"]["p99"])
+        add("`GET /users/{id}` p99 at half Gin's maximum ≤ ⅓ of Gin's", fmt_ratio(r), r <= 1 / 3,
+            f"{fmt_ms(u['fixed']['p99'])} vs {fmt_ms(gin['fixed']['p99'])} ms at {fmt_rps(u['fixed']['rate'])} req/s")
+    if u and gin:
+        r = ratio(u["pss_mb"], gin["pss_mb"])
+        add("PSS after `GET /users/{id}` ≤ ½ of Gin's", fmt_ratio(r), r <= 0.5,
+            f"{fmt_mb(u['pss_mb'])} vs {fmt_mb(gin['pss_mb'])} MB")
+    lg = g("login", "user-api")
+    if lg and lg.get("health_probe") and lg["health_probe"]["p99"] is not None:
+        v = lg["health_probe"]["p99"]
+        add("`/health` p99 while `/token` is saturated < 5 ms", f"{fmt_ms(v)} ms", v < 5,
+            f"probed at {lg['health_probe']['rate']:.0f} req/s")
+    idle = g("idle", "user-api")
+    if idle:
+        add("idle PSS ≤ 5 MB", f"{fmt_mb(idle['pss_mb'])} MB", idle["pss_mb"] <= 5)
+    u, gin = g("conn10k", "user-api"), g("conn10k", "gin")
+    if u and gin:
+        r = ratio(u["pss_mb"], gin["pss_mb"])
+        add("PSS at 10,000 connections ≤ ½ of Gin's", fmt_ratio(r), r <= 0.5,
+            f"{fmt_mb(u['pss_mb'])} vs {fmt_mb(gin['pss_mb'])} MB; errors {u['errors']} vs {gin['errors']}")
+    cs = g("coldstart", "user-api")
+    if cs:
+        add("cold start ≤ 20 ms (median)", f"{fmt_ms(cs['median_ms'])} ms", cs["median_ms"] <= 20,
+            f"n={cs['samples']:.0f}")
+    return rows
+
+
+def scenario_table(agg, set_name, scenario, services):
+    lines = []
+    u = agg.get((set_name, scenario, "user-api"))
+    if scenario in ("health", "user_by_id", "list_users", "signup"):
+        fixed = any(agg.get((set_name, scenario, s), {}).get("fixed") for s in services)
+        head = ["service", "req/s (median)", "req/s (min–max)", "p50 ms", "p99 ms", "p99.9 ms", "errors", "PSS MB",
+                "server CPU"]
+        if fixed:
+            head += ["fixed rate req/s (achieved)", "p50 / p99 / p99.9 ms at that rate", "errors at rate"]
+        head += ["user-api ÷ service: req/s"]
+        if fixed:
+            head += ["p99 at rate"]
+        head += ["PSS"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for s in services:
+            a = agg.get((set_name, scenario, s))
+            if not a:
+                continue
+            row = [f"**{s}**" if s == "user-api" else s, fmt_rps(a["rps"]),
+                   f"{fmt_rps(a['rps_min'])}–{fmt_rps(a['rps_max'])}", fmt_ms(a["p50"]), fmt_ms(a["p99"]),
+                   fmt_ms(a["p999"]), f"{a['errors']:,}", fmt_mb(a["pss_mb"]),
+                   f"{a['server_cpu']:.0%}" if a.get("server_cpu") is not None else "—"]
+            f = a.get("fixed")
+            if fixed:
+                if f:
+                    row += [f"{fmt_rps(f['rate'])} ({fmt_rps(f['achieved'])})",
+                            f"{fmt_ms(f['p50'])} / {fmt_ms(f['p99'])} / {fmt_ms(f['p999'])}", f"{f['errors']:,}"]
+                else:
+                    row += ["—", "—", "—"]
+            same = s == "user-api"
+            row.append("" if same else fmt_ratio(ratio(u and u["rps"], a["rps"])))
+            if fixed:
+                uf = u and u.get("fixed")
+                row.append("" if same else fmt_ratio(ratio(uf and uf["p99"], f and f["p99"])))
+            row.append("" if same else fmt_ratio(ratio(u and u["pss_mb"], a["pss_mb"])))
+            lines.append("| " + " | ".join(row) + " |")
+    elif scenario == "login":
+        head = ["service", "logins/s", "p50 ms", "p99 ms", "errors", "`/health` p50 / p99 / p99.9 ms", "`/users/me` p50 / p99 / p99.9 ms",
+                "probe errors", "PSS MB", "user-api ÷ service: logins/s", "`/health` p99", "`/users/me` p99"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for s in services:
+            a = agg.get((set_name, scenario, s))
+            if not a:
+                continue
+            hp, mp = a.get("health_probe") or {}, a.get("me_probe") or {}
+            same = s == "user-api"
+            uh = (u or {}).get("health_probe") or {}
+            um = (u or {}).get("me_probe") or {}
+            lines.append("| " + " | ".join([
+                f"**{s}**" if same else s, fmt_rps(a["rps"]), fmt_ms(a["p50"]), fmt_ms(a["p99"]), f"{a['errors']:,}",
+                f"{fmt_ms(hp.get('p50'))} / {fmt_ms(hp.get('p99'))} / {fmt_ms(hp.get('p999'))}",
+                f"{fmt_ms(mp.get('p50'))} / {fmt_ms(mp.get('p99'))} / {fmt_ms(mp.get('p999'))}",
+                f"{hp.get('errors', 0) + mp.get('errors', 0):,}", fmt_mb(a["pss_mb"]),
+                "" if same else fmt_ratio(ratio(u and u["rps"], a["rps"])),
+                "" if same else fmt_ratio(ratio(uh.get("p99"), hp.get("p99"))),
+                "" if same else fmt_ratio(ratio(um.get("p99"), mp.get("p99"))),
+            ]) + " |")
+    elif scenario == "conn10k":
+        head = ["service", "req/s", "p99 ms", "errors (socket / non-2xx)", "peak PSS MB", "PSS after MB",
+                "user-api ÷ service: peak PSS"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for s in services:
+            a = agg.get((set_name, scenario, s))
+            if not a:
+                continue
+            same = s == "user-api"
+            lines.append("| " + " | ".join([
+                f"**{s}**" if same else s, fmt_rps(a["rps"]), fmt_ms(a["p99"]),
+                f"{a['errors']:,} ({a['socket_errors']:,} / {a['non2xx']:,})", fmt_mb(a["pss_mb"]),
+                fmt_mb(a["pss_after_mb"]), "" if same else fmt_ratio(ratio(u and u["pss_mb"], a["pss_mb"])),
+            ]) + " |")
+    elif scenario == "coldstart":
+        head = ["service", "median ms", "min ms", "max ms", "starts", "user-api ÷ service"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for s in services:
+            a = agg.get((set_name, scenario, s))
+            if not a:
+                continue
+            same = s == "user-api"
+            lines.append("| " + " | ".join([
+                f"**{s}**" if same else s, fmt_ms(a["median_ms"]), fmt_ms(a["min_ms"]), fmt_ms(a["max_ms"]),
+                f"{a['samples']:.0f}", "" if same else fmt_ratio(ratio(u and u["median_ms"], a["median_ms"])),
+            ]) + " |")
+    elif scenario == "idle":
+        head = ["service", "PSS MB", "RSS MB", "processes", "user-api ÷ service: PSS"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for s in services:
+            a = agg.get((set_name, scenario, s))
+            if not a:
+                continue
+            same = s == "user-api"
+            lines.append("| " + " | ".join([
+                f"**{s}**" if same else s, fmt_mb(a["pss_mb"]), fmt_mb(a["rss_mb"]), f"{a['processes']:.0f}",
+                "" if same else fmt_ratio(ratio(u and u["pss_mb"], a["pss_mb"])),
+            ]) + " |")
+    return lines
+
+
+def chart(agg, path: Path, title: str) -> None:
+    S = "pinned" if any(k[0] == "pinned" for k in agg) else "unpinned"
+    up, down = [], []  # (label, ratio, target or None, higher_is_better)
+    for sc, label in (("health", "/health"), ("user_by_id", "GET /users/{id}"), ("list_users", "GET /users"),
+                      ("signup", "sign-up"), ("login", "login")):
+        u = agg.get((S, sc, "user-api"))
+        if not u:
+            continue
+        for peer in ORDER[1:]:
+            a = agg.get((S, sc, peer))
+            if not a or not a.get("rps"):
+                continue
+            tgt = {("health", "axum-hello"): 0.95, ("health", "gin"): 2, ("user_by_id", "gin"): 3.4}.get((sc, peer))
+            if peer.startswith("fastapi") and sc in ("health", "user_by_id"):
+                best = fastest_fastapi(agg, S, sc)
+                if best and best[0] == peer:
+                    tgt = 20 if sc == "health" else 15
+            up.append((f"{label} req/s vs {peer}", ratio(u["rps"], a["rps"]), tgt))
+    for sc, metric, label in (("user_by_id", "fixed", "GET /users/{id} p99 at half Gin's max"),
+                              ("user_by_id", "pss_mb", "PSS after GET /users/{id}"),
+                              ("conn10k", "pss_mb", "PSS at 10,000 connections"),
+                              ("idle", "pss_mb", "idle PSS"),
+                              ("coldstart", "median_ms", "cold start")):
+        u = agg.get((S, sc, "user-api"))
+        if not u:
+            continue
+        for peer in ORDER[1:]:
+            a = agg.get((S, sc, peer))
+            if not a:
+                continue
+            if metric == "fixed":
+                uv = (u.get("fixed") or {}).get("p99")
+                pv = (a.get("fixed") or {}).get("p99")
+            else:
+                uv, pv = u.get(metric), a.get(metric)
+            r = ratio(uv, pv)
+            if r is None:
+                continue
+            tgt = {("user_by_id", "fixed", "gin"): 1 / 3, ("user_by_id", "pss_mb", "gin"): 0.5,
+                   ("conn10k", "pss_mb", "gin"): 0.5}.get((sc, metric, peer))
+            down.append((f"{label} vs {peer}", r, tgt))
+    if not up and not down:
+        return
+    fig, axes = plt.subplots(2, 1, figsize=(11, 0.32 * (len(up) + len(down)) + 3.2),
+                             gridspec_kw={"height_ratios": [max(len(up), 1), max(len(down), 1)]})
+    for ax, rows, better, xlabel in ((axes[0], up, "higher", "user-api ÷ peer, req/s (higher is better)"),
+                                     (axes[1], down, "lower", "user-api ÷ peer (lower is better)")):
+        labels = [r[0] for r in rows][::-1]
+        values = [r[1] for r in rows][::-1]
+        tgts = [r[2] for r in rows][::-1]
+        colors = []
+        for v, t in zip(values, tgts):
+            if t is None:
+                colors.append("#8c9db5")
+            elif (better == "higher" and v >= t) or (better == "lower" and v <= t):
+                colors.append("#2e8b57")
+            else:
+                colors.append("#c0392b")
+        y = range(len(rows))
+        ax.barh(list(y), values, color=colors)
+        ax.set_xscale("log")
+        ax.axvline(1, color="black", linewidth=0.8)
+        for i, (v, t) in enumerate(zip(values, tgts)):
+            ax.text(v, i, f" {v:.2f}×" if v < 10 else f" {v:.0f}×", va="center", fontsize=8)
+            if t is not None:
+                ax.plot([t, t], [i - 0.4, i + 0.4], color="black", linewidth=2)
+        ax.set_yticks(list(y))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", which="both", alpha=0.3)
+    axes[0].set_title(title + "\n(green: target met, red: missed, grey: no target; black tick: the target)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def render(raw: dict, name: str, results: Path) -> str:
+    agg = aggregate(raw["records"])
+    plan, m = raw["plan"], raw["machine"]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(raw["started"]))
+    out = [f"# user-api benchmark — {plan['mode']} run, {when}", ""]
+    if plan["mode"] == "quick":
+        out += ["> A **quick** run (small seed, seconds per measurement, one round): it shows the harness works.",
+                "> Its figures are noisy; compare services only within it, and use a full run for claims.", ""]
+    out += [
+        f"{plan['users']:,} seeded users per store; {plan['rounds']} round(s) per scenario, services interleaved; "
+        f"each measurement {plan['warmup']:g} s warm-up + {plan['duration']:g} s (wrk: 1 thread, {plan['conns']} connections; "
+        f"{plan['hash_conns']} for the argon2-bound scenarios); figures are medians over the rounds. "
+        f"Run took {raw['elapsed_s'] / 60:.1f} min. Produced by `bench/run`; method in `bench/README.md`.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']} — {m['cores']} cores ({m['virtualisation']}); memory {m['memory']}",
+        f"- {m['os']}, Linux {m['kernel']}; open-files limit {m['nofile']:,}",
+        f"- load generators: {m['wrk']}; {m['oha']}",
+        f"- toolchains: {m['rustc']}; {m['go']}; {m['python']}",
+        "",
+        "## SQLite each service links",
+        "",
+        "| service | SQLite |",
+        "|---|---|",
+    ]
+    for s in ORDER:
+        if s in raw["sqlite"]:
+            out.append(f"| {s} | {raw['sqlite'][s]} |")
+    out += ["", "## Targets (pinned set, same run)", ""]
+    rows = targets(agg)
+    if rows:
+        out += ["| target | measured | verdict | detail |", "|---|---|---|---|"]
+        for text, value, met, detail in rows:
+            out.append(f"| {text} | {value} | {'**met**' if met else '**missed**'} | {detail} |")
+    else:
+        out.append("No pinned figures in this run.")
+    out += ["", f"![user-api ÷ each peer]({name}.png)", ""]
+    if raw["failures"]:
+        out += ["## Failures", ""] + [f"- {f}" for f in raw["failures"]] + [""]
+    sets = [s for s in ("pinned", "unpinned") if any(r["set"] == s for r in raw["records"])]
+    for set_name in sets:
+        out += [f"## {set_name.capitalize()} set — {SET_TITLES[set_name]}", ""]
+        for sc in ("health", "user_by_id", "list_users", "signup", "login", "conn10k", "coldstart", "idle"):
+            services = [s for s in ORDER if (set_name, sc, s) in agg]
+            if not services:
+                continue
+            out += [f"### {TITLES[sc]}", ""] + scenario_table(agg, set_name, sc, services) + [""]
+    out += ["## Deployment size", "", "| service | size | with what it needs at run time | what |", "|---|---|---|---|"]
+    for s in ORDER:
+        z = raw["sizes"].get(s)
+        if z:
+            out.append(f"| {s} | {z['bytes'] / 1e6:.1f} MB | "
+                       f"{(z.get('bytes_with_libs') or z['bytes']) / 1e6:.1f} MB | {z['what']} |")
+    out += ["", "FastAPI peers' packages (pinned): " + ", ".join(f"`{p}`" for p in raw.get("python_packages", [])), ""]
+    return "\n".join(out)
+
+
+def write(name: str) -> None:
+    results = Path(__file__).resolve().parent.parent / "results"
+    raw = json.loads((results / f"{name}.json").read_text())
+    md = render(raw, name, results)
+    (results / f"{name}.md").write_text(md)
+    chart(aggregate(raw["records"]), results / f"{name}.png",
+          f"user-api ÷ each peer — {raw['plan']['mode']} run, pinned set")
+    print(f"wrote bench/results/{name}.md and {name}.png")
+
+
+def main() -> int:
+    write(sys.argv[1] if len(sys.argv) > 1 else "latest")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
