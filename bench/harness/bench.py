@@ -317,7 +317,8 @@ BENCHJSON = re.compile(r"^BENCHJSON (\{.*\})$", re.M)
 
 
 def wrk_argv(port: int, script: str, path: str, conns: int, duration: float, timeout: str = "2s") -> list[str]:
-    return ["wrk", "-t1", f"-c{conns}", f"-d{duration:g}s", f"--timeout={timeout}", "--latency", "-s",
+    # wrk takes whole seconds only.
+    return ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration))}s", f"--timeout={timeout}", "--latency", "-s",
             str(LUA / script), f"http://127.0.0.1:{port}{path}"]
 
 
@@ -345,11 +346,11 @@ def parse_wrk(out: str) -> dict:
 def oha_argv(port: int, path: str, rate: float, duration: float, conns: int, token: str | None = None,
              rand_path: str | None = None) -> list[str]:
     argv = [str(OHA), "--no-tui", "--output-format", "json", "-z", f"{duration:g}s", "-c", str(conns),
-            "-q", f"{rate:.0f}", "--latency-correction", "--disable-compression", "-t", "5s"]
+            "-q", f"{rate:.0f}", "--latency-correction", "--disable-compression", "-t", "5s", "-w"]
     if token:
         argv += ["-H", f"Authorization: Bearer {token}"]
     if rand_path:
-        argv += ["--rand-regex-url", f"http://127\\.0\\.0\\.1:{port}{rand_path}"]
+        argv += ["--rand-regex-url", f"http://127.0.0.1:{port}{rand_path}"]
     else:
         argv += [f"http://127.0.0.1:{port}{path}"]
     return argv
@@ -394,6 +395,7 @@ class Plan:
     cold_starts: int = 20
     idle_wait: float = 2.0
     probe_rate: int = 200
+    login_duration: float = 8
     sets: list = field(default_factory=lambda: ["pinned", "unpinned"])
     scenarios: list = field(default_factory=list)
     services: list = field(default_factory=list)
@@ -581,7 +583,7 @@ class Harness:
 
         sqlite = {}
         blob = USER_API.read_bytes()
-        m = re.search(rb"\x00(3\.\d{1,2}\.\d{1,2})\x00", blob)
+        m = re.search(rb"[\x00-\x1f](3\.\d{1,2}\.\d{1,2})\x00", blob)
         src = re.search(rb"(20\d\d-\d\d-\d\d \d\d:\d\d:\d\d) [0-9a-f]{60}", blob)
         sqlite["user-api"] = f"{m.group(1).decode() if m else '?'} (bundled by rusqlite" + \
             (f", source {src.group(1).decode()}" if src else "") + ")"
@@ -610,7 +612,7 @@ class Harness:
         py_bin = du(Path(base[0]) / "bin" / "python3.11") if base else 0
         fastapi_app = du(PEERS / "fastapi" / "common.py", PEERS / "schema.sql")
         sizes = {
-            "user-api": {"bytes": USER_API.stat().st_size, "what": "one static-PIE-like binary (glibc dynamic), SQLite inside"},
+            "user-api": {"bytes": USER_API.stat().st_size, "what": "one stripped binary, SQLite inside (links only glibc and libgcc_s)"},
             "axum-hello": {"bytes": HELLO.stat().st_size, "what": "binary"},
             "gin": {"bytes": GIN.stat().st_size, "what": "binary, stripped; plus libsqlite3.so"},
             "net/http": {"bytes": NETHTTP.stat().st_size, "what": "binary, stripped"},
@@ -699,8 +701,9 @@ class Harness:
         """POST /token saturated by wrk; meanwhile oha probes GET /health and
         GET /users/me at a fixed rate, with coordinated-omission correction."""
         p = self.plan
-        dur = max(p.duration, 4)
-        probe = max(dur - 2, 2)
+        dur = p.login_duration
+        lead = min(1.0, dur / 6)  # wrk saturates /token before the probes start
+        probe = dur - 2 * lead
         for svc in self.order(self.services_for("login"), rnd):
             srv = Server(self, svc, "login").start()
             try:
@@ -712,7 +715,7 @@ class Harness:
                 w = spawn(wrk_argv(srv.port, "login.lua", "/token", p.hash_conns, dur, "10s"), self.load_cpus,
                           env=wrk_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 _live[w.pid] = w
-                time.sleep(1.0)
+                time.sleep(lead)
                 probes = [
                     spawn(oha_argv(srv.port, "/health", p.probe_rate, probe, 4), self.load_cpus,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
@@ -869,7 +872,7 @@ class Harness:
 def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
     """What a run of this plan takes, from its durations (server start and
     stop included; FastAPI's ~1 s imports dominate those)."""
-    start = {"fast": 0.3, "py": 1.5}
+    start = {"fast": 0.1, "py": 0.8}  # seconds to start, wait for and stop one server (measured)
     per_start = (start["fast"] * (services - 2) + start["py"] * 2) / services
     t = 0.0
     for sc in p.scenarios:
@@ -879,22 +882,23 @@ def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
         elif sc == "signup":
             t += p.rounds * n * (per_start + p.warmup + p.duration + 0.5)
         elif sc == "login":
-            t += p.rounds * n * (per_start + p.warmup + max(p.duration, 4) + 0.5)
+            t += p.rounds * n * (per_start + p.warmup + p.login_duration + 0.5)
         elif sc == "conn10k":
-            t += p.rounds * n * (per_start + p.conn10k_duration + 3)
+            t += p.rounds * n * (per_start + p.conn10k_duration + 1)
         elif sc == "coldstart":
-            t += p.cold_starts * (start["fast"] * (services - 2) + 1.2 * 2)
+            t += p.cold_starts * (0.05 * (services - 2) + 0.7 * 2)
         elif sc == "idle":
             t += p.rounds * n * (per_start + p.idle_wait)
-    return t * len(p.sets) + 30  # seeding and the smoke checks
+    return t * len(p.sets) + 15 + p.users / 1000  # seeding and the smoke checks
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small seed, seconds per scenario, pinned set only (CI)")
     ap.add_argument("--pinned-only", action="store_true", help="skip the unpinned set")
-    ap.add_argument("--duration", type=float, help="seconds of each measurement (default 8; quick 2)")
-    ap.add_argument("--warmup", type=float, help="seconds of warm-up before each (default 2; quick 1)")
+    ap.add_argument("--sets", help="comma-separated sets to run: pinned, unpinned (default both; quick: pinned)")
+    ap.add_argument("--duration", type=int, help="seconds of each measurement (default 8; quick 2)")
+    ap.add_argument("--warmup", type=int, help="seconds of warm-up before each (default 2; quick 1)")
     ap.add_argument("--rounds", type=int, help="rounds of every scenario (default 3; quick 1)")
     ap.add_argument("--users", type=int, help="seeded users (default 10000; quick 1000)")
     ap.add_argument("--cold-starts", type=int, help="cold starts per service (default 20; quick 5)")
@@ -905,17 +909,21 @@ def main() -> int:
     args = ap.parse_args()
 
     if args.quick:
-        plan = Plan("quick", users=1000, warmup=1, duration=2, rounds=1, conn10k_duration=3, cold_starts=5,
-                    idle_wait=1.0, sets=["pinned"])
+        plan = Plan("quick", users=1000, warmup=1, duration=2, rounds=1, conn10k_duration=2, cold_starts=5,
+                    idle_wait=1.0, login_duration=3, sets=["pinned"])
     else:
         plan = Plan("full", users=10000, warmup=2, duration=8, rounds=3)
     for attr in ("duration", "warmup", "rounds", "users", "cold_starts"):
         if getattr(args, attr) is not None:
             setattr(plan, attr, getattr(args, attr))
     if args.duration is not None:
-        plan.conn10k_duration = max(args.duration, 3)
+        plan.conn10k_duration = plan.login_duration = max(args.duration, 2)
+    if args.sets:
+        plan.sets = args.sets.split(",")
     if args.pinned_only:
         plan.sets = ["pinned"]
+    if not plan.sets or any(x not in ("pinned", "unpinned") for x in plan.sets):
+        ap.error("--sets takes pinned, unpinned or both")
     plan.scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     plan.services = args.services.split(",") if args.services else []
     unknown = [s for s in plan.scenarios if s not in SCENARIOS] + [s for s in plan.services if s not in BY_NAME]
@@ -928,7 +936,7 @@ def main() -> int:
 
     est = estimate_seconds(plan)
     print(f"{plan.mode} run: {plan.users} users, {plan.rounds} round(s) of {plan.warmup:g}+{plan.duration:g} s, "
-          f"sets {', '.join(plan.sets)}; about {est / 60:.0f} min", flush=True)
+          f"sets {', '.join(plan.sets)}; about {est / 60:.1f} min", flush=True)
     if args.estimate:
         return 0
     for tool in (USER_API, HELLO, OHA, GIN, NETHTTP, VENV / "bin" / "uvicorn"):

@@ -87,6 +87,8 @@ def fmt_mb(v):
 def fmt_ratio(v):
     if v is None:
         return "—"
+    if v < 0.1:
+        return f"{v:.2g}×"
     return f"{v:.2f}×" if v < 10 else f"{v:.0f}×"
 
 
@@ -94,6 +96,23 @@ def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
     return a / b
+
+
+def per_cpu(a):
+    """Requests per CPU-second the server used: its cost per request, which
+    stays comparable when the server did not saturate its CPU (the load
+    generator or another tenant of the machine was the limit)."""
+    if not a or not a.get("rps") or not a.get("server_cpu"):
+        return None
+    return a["rps"] / a["server_cpu"]
+
+
+def saturation_note(*aggs):
+    low = [a for a in aggs if a and a.get("server_cpu") is not None and a["server_cpu"] < 0.9]
+    if not low:
+        return ""
+    return " — server CPU " + " vs ".join(f"{a['server_cpu']:.0%}" for a in aggs if a) + \
+        " (below 90%: not saturated, see req per CPU-s)"
 
 
 def fastest_fastapi(agg, set_name, scenario):
@@ -118,10 +137,12 @@ def targets(agg):
     if u and hello:
         r = ratio(u["rps"], hello["rps"])
         add("`/health` ≥ 95% of bare axum hello-world", f"{r:.0%}", r >= 0.95,
-            f"{fmt_rps(u['rps'])} vs {fmt_rps(hello['rps'])} req/s")
+            f"{fmt_rps(u['rps'])} vs {fmt_rps(hello['rps'])} req/s; per server CPU-s "
+            f"{fmt_ratio(ratio(per_cpu(u), per_cpu(hello)))}{saturation_note(u, hello)}")
     if u and gin:
         r = ratio(u["rps"], gin["rps"])
-        add("`/health` ≥ 2× Gin", fmt_ratio(r), r >= 2, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s")
+        add("`/health` ≥ 2× Gin", fmt_ratio(r), r >= 2, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s; "
+            f"per server CPU-s {fmt_ratio(ratio(per_cpu(u), per_cpu(gin)))}{saturation_note(u, gin)}")
     fa = fastest_fastapi(agg, S, "health")
     if u and fa:
         r = ratio(u["rps"], fa[1]["rps"])
@@ -130,7 +151,8 @@ def targets(agg):
     u, gin = g("user_by_id", "user-api"), g("user_by_id", "gin")
     if u and gin:
         r = ratio(u["rps"], gin["rps"])
-        add("`GET /users/{id}` ≥ 3.4× Gin", fmt_ratio(r), r >= 3.4, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s")
+        add("`GET /users/{id}` ≥ 3.4× Gin", fmt_ratio(r), r >= 3.4, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s; "
+            f"per server CPU-s {fmt_ratio(ratio(per_cpu(u), per_cpu(gin)))}{saturation_note(u, gin)}")
     fa = fastest_fastapi(agg, S, "user_by_id")
     if u and fa:
         r = ratio(u["rps"], fa[1]["rps"])
@@ -170,10 +192,10 @@ def scenario_table(agg, set_name, scenario, services):
     if scenario in ("health", "user_by_id", "list_users", "signup"):
         fixed = any(agg.get((set_name, scenario, s), {}).get("fixed") for s in services)
         head = ["service", "req/s (median)", "req/s (min–max)", "p50 ms", "p99 ms", "p99.9 ms", "errors", "PSS MB",
-                "server CPU"]
+                "server CPU", "wrk CPU", "req per server CPU-s"]
         if fixed:
             head += ["fixed rate req/s (achieved)", "p50 / p99 / p99.9 ms at that rate", "errors at rate"]
-        head += ["user-api ÷ service: req/s"]
+        head += ["user-api ÷ service: req/s", "req per CPU-s"]
         if fixed:
             head += ["p99 at rate"]
         head += ["PSS"]
@@ -186,7 +208,9 @@ def scenario_table(agg, set_name, scenario, services):
             row = [f"**{s}**" if s == "user-api" else s, fmt_rps(a["rps"]),
                    f"{fmt_rps(a['rps_min'])}–{fmt_rps(a['rps_max'])}", fmt_ms(a["p50"]), fmt_ms(a["p99"]),
                    fmt_ms(a["p999"]), f"{a['errors']:,}", fmt_mb(a["pss_mb"]),
-                   f"{a['server_cpu']:.0%}" if a.get("server_cpu") is not None else "—"]
+                   f"{a['server_cpu']:.0%}" if a.get("server_cpu") is not None else "—",
+                   f"{a['load_cpu']:.0%}" if a.get("load_cpu") is not None else "—",
+                   fmt_rps(per_cpu(a))]
             f = a.get("fixed")
             if fixed:
                 if f:
@@ -196,6 +220,7 @@ def scenario_table(agg, set_name, scenario, services):
                     row += ["—", "—", "—"]
             same = s == "user-api"
             row.append("" if same else fmt_ratio(ratio(u and u["rps"], a["rps"])))
+            row.append("" if same else fmt_ratio(ratio(u and per_cpu(u), per_cpu(a))))
             if fixed:
                 uf = u and u.get("fixed")
                 row.append("" if same else fmt_ratio(ratio(uf and uf["p99"], f and f["p99"])))
@@ -330,7 +355,7 @@ def chart(agg, path: Path, title: str) -> None:
         ax.set_xscale("log")
         ax.axvline(1, color="black", linewidth=0.8)
         for i, (v, t) in enumerate(zip(values, tgts)):
-            ax.text(v, i, f" {v:.2f}×" if v < 10 else f" {v:.0f}×", va="center", fontsize=8)
+            ax.text(v, i, " " + fmt_ratio(v), va="center", fontsize=8)
             if t is not None:
                 ax.plot([t, t], [i - 0.4, i + 0.4], color="black", linewidth=2)
         ax.set_yticks(list(y))

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -74,7 +75,8 @@ type server struct {
 	insertUser  *sql.Stmt
 	insertToken *sql.Stmt
 	hashSlots   chan struct{} // argon2 computations at once (memory bound)
-	dummyHash   string        // verified for unknown emails: same time as a known one
+	dummyOnce   sync.Once
+	dummy       string // verified for unknown emails: same time as a known one
 }
 
 func openDB(path string, maxConns int) (*sql.DB, error) {
@@ -125,7 +127,6 @@ func newServer(path string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.dummyHash = s.hashPassword("a password no account has")
 	return s, nil
 }
 
@@ -149,6 +150,13 @@ func (s *server) hashPassword(password string) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// dummyHash is made at the first sign-in with an unknown email, not at
+// start: it costs a hash's time and memory.
+func (s *server) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy = s.hashPassword("a password no account has") })
+	return s.dummy
 }
 
 // verifyPassword checks a password against a PHC string with the parameters
@@ -266,7 +274,7 @@ func (s *server) Login(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		hashed = s.dummyHash // same time for an unknown email
+		hashed = s.dummyHash() // same time for an unknown email
 	}
 	if ok := s.verifyPassword(hashed, password); !ok || err != nil || !active {
 		c.JSON(http.StatusBadRequest, gin.H{"error": "invalid_grant", "error_description": "Incorrect email or password"})
