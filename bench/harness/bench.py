@@ -498,11 +498,14 @@ class Harness:
         env = dict(os.environ, BENCH_LUA_DIR=str(LUA), BENCH_TOKENS=str(self.tokens_file), **(env_extra or {}))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = spawn(argv, self.load_cpus, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _live[proc.pid] = proc
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             kill_group(proc)
             raise RuntimeError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s")
+        finally:
+            _live.pop(proc.pid, None)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:6])}… exited {proc.returncode}: {err[-1000:]}")
@@ -716,15 +719,13 @@ class Harness:
                           env=wrk_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 _live[w.pid] = w
                 time.sleep(lead)
-                probes = [
-                    spawn(oha_argv(srv.port, "/health", p.probe_rate, probe, 4), self.load_cpus,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-                    spawn(oha_argv(srv.port, "/users/me", p.probe_rate, probe, 4, seeding.token_for(2)), self.load_cpus,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-                ]
-                outs = []
-                for pr in probes:
+                probes = []
+                for path, token in (("/health", None), ("/users/me", seeding.token_for(2))):
+                    pr = spawn(oha_argv(srv.port, path, p.probe_rate, probe, 4, token), self.load_cpus,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                     _live[pr.pid] = pr
+                    probes.append(pr)
+                outs = []
                 for pr in probes:
                     try:
                         o, e = pr.communicate(timeout=probe + 60)
