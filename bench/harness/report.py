@@ -408,6 +408,8 @@ def render(raw: dict, name: str, results: Path) -> str:
     out += ["", f"![user-api ÷ each peer]({name}.png)", ""]
     if raw["failures"]:
         out += ["## Failures", ""] + [f"- {f}" for f in raw["failures"]] + [""]
+    if raw.get("skipped"):
+        out += ["## Skipped", ""] + [f"- {f}" for f in raw["skipped"]] + [""]
     sets = [s for s in ("pinned", "unpinned") if any(r["set"] == s for r in raw["records"])]
     for set_name in sets:
         out += [f"## {set_name.capitalize()} set — {SET_TITLES[set_name]}", ""]
