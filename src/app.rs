@@ -18,7 +18,7 @@ use crate::cli::{HashArgs, ServeArgs, StoreArgs};
 use crate::domain::throttle::ThrottleRules;
 use crate::domain::PasswordPolicy;
 use crate::http::connections::CappedListener;
-use crate::http::{self, AppState, WebSettings};
+use crate::http::{self, AppState, StateParts, WebSettings};
 use crate::store::{OpenOptions, Store};
 
 /// Why the service could not start; printed as one line by `main`.
@@ -106,7 +106,7 @@ impl App {
         }
         let store = open_store(&args.store).await?;
         let accounts = accounts(store, &args.hashing, Some(&args))?;
-        let state = AppState {
+        let state = AppState::new(StateParts {
             accounts: Arc::new(accounts),
             web: Arc::new(WebSettings {
                 cors_origins: args.cors_origins.clone(),
@@ -118,7 +118,7 @@ impl App {
             shutdown: CancellationToken::new(),
             websockets: TaskTracker::new(),
             websocket_slots: Arc::new(Semaphore::new(args.max_websockets as usize)),
-        };
+        });
         Ok(Self {
             listener,
             metrics,

@@ -31,7 +31,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use problem::{problem, ApiError};
-pub use state::{AppState, WebSettings};
+pub use state::{AppState, StateParts, WebSettings};
 
 /// The contract's body limit: 64 KiB.
 pub const MAX_BODY: usize = 64 * 1024;
