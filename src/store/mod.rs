@@ -19,6 +19,25 @@
 //! stall an async worker, and SQLite admits one writer at a time anyway, so
 //! queueing them in-process costs nothing and avoids lock waits.
 
+/// The columns a `User` is read from, in the order both backends' row
+/// readers expect. A macro so hot reads are `concat!`ed constants, not a
+/// `format!` per request; defined before the backends so both see it.
+macro_rules! user_columns {
+    () => {
+        "id, email, name, role, is_active, created_at, updated_at, version"
+    };
+}
+
+/// Runs the same call on whichever backend the store is.
+macro_rules! on_backend {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($backend) => $call,
+            Store::Postgres($backend) => $call,
+        }
+    };
+}
+
 pub mod backup;
 pub mod copy;
 mod migrate;
@@ -115,6 +134,19 @@ pub struct UserFilter {
 pub enum Page {
     Offset { skip: u64, limit: u32 },
     After { id: i64, limit: u32 },
+}
+
+impl Page {
+    /// `(after_id, skip, limit)` for one statement shape that serves both
+    /// kinds of page (`after_id` 0 and `skip` 0 mean "from the start").
+    pub(crate) fn bounds(self) -> (i64, i64, i64) {
+        match self {
+            Page::Offset { skip, limit } => {
+                (0, i64::try_from(skip).unwrap_or(i64::MAX), limit.into())
+            }
+            Page::After { id, limit } => (id, 0, limit.into()),
+        }
+    }
 }
 
 /// An `Idempotency-Key` as the store keeps it: scoped to the client
@@ -229,10 +261,7 @@ impl Store {
     }
 
     pub async fn ping(&self) -> Result<(), Error> {
-        match self {
-            Self::Sqlite(s) => s.ping().await,
-            Self::Postgres(s) => s.ping().await,
-        }
+        on_backend!(self, s => s.ping().await)
     }
 
     /// Inserts the user; with a claimed idempotency key, its reply is kept
@@ -242,10 +271,7 @@ impl Store {
         user: NewUserRow,
         reply: Option<(IdempotencyClaim, RenderReply)>,
     ) -> Result<User, Error> {
-        match self {
-            Self::Sqlite(s) => s.create_user(user, reply).await,
-            Self::Postgres(s) => s.create_user(user, reply).await,
-        }
+        on_backend!(self, s => s.create_user(user, reply).await)
     }
 
     /// Claims an idempotency key (see `IdempotencyStart`). Keys made at or
@@ -257,23 +283,12 @@ impl Store {
         expired_before: i64,
         abandoned_before: i64,
     ) -> Result<IdempotencyStart, Error> {
-        match self {
-            Self::Sqlite(s) => {
-                s.start_idempotent(claim, now(), expired_before, abandoned_before)
-                    .await
-            }
-            Self::Postgres(s) => {
-                s.start_idempotent(claim, now(), expired_before, abandoned_before)
-                    .await
-            }
-        }
+        on_backend!(self, s => s.start_idempotent(claim, now(), expired_before, abandoned_before)
+                    .await)
     }
 
     pub async fn release_idempotent(&self, claim: IdempotencyClaim) -> Result<(), Error> {
-        match self {
-            Self::Sqlite(s) => s.release_idempotent(claim).await,
-            Self::Postgres(s) => s.release_idempotent(claim).await,
-        }
+        on_backend!(self, s => s.release_idempotent(claim).await)
     }
 
     /// Starts a sign-in attempt: `Some(seconds)` while the account or the
@@ -285,10 +300,7 @@ impl Store {
         address: Throttled,
         rules: ThrottleRules,
     ) -> Result<Option<u64>, Error> {
-        match self {
-            Self::Sqlite(s) => s.begin_signin_attempt(account, address, rules, now()).await,
-            Self::Postgres(s) => s.begin_signin_attempt(account, address, rules, now()).await,
-        }
+        on_backend!(self, s => s.begin_signin_attempt(account, address, rules, now()).await)
     }
 
     /// Ends an attempt with its verdict on the password: right resets the
@@ -301,16 +313,8 @@ impl Store {
         verdict: Option<bool>,
         rules: ThrottleRules,
     ) -> Result<(), Error> {
-        match self {
-            Self::Sqlite(s) => {
-                s.end_signin_attempt(account, address, verdict, rules, now())
-                    .await
-            }
-            Self::Postgres(s) => {
-                s.end_signin_attempt(account, address, verdict, rules, now())
-                    .await
-            }
-        }
+        on_backend!(self, s => s.end_signin_attempt(account, address, verdict, rules, now())
+                    .await)
     }
 
     /// Re-hashes a password with stronger parameters after a sign-in,
@@ -321,19 +325,13 @@ impl Store {
         old: String,
         new: String,
     ) -> Result<(), Error> {
-        match self {
-            Self::Sqlite(s) => s.upgrade_password_hash(id, old, new).await,
-            Self::Postgres(s) => s.upgrade_password_hash(id, old, new).await,
-        }
+        on_backend!(self, s => s.upgrade_password_hash(id, old, new).await)
     }
 
     /// Deletes expired tokens, idempotency keys made at or before
     /// `keys_before`, and failure counts that no longer matter.
     pub async fn prune(&self, rules: ThrottleRules, keys_before: i64) -> Result<u64, Error> {
-        match self {
-            Self::Sqlite(s) => s.prune(now(), rules, keys_before).await,
-            Self::Postgres(s) => s.prune(now(), rules, keys_before).await,
-        }
+        on_backend!(self, s => s.prune(now(), rules, keys_before).await)
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
@@ -373,16 +371,8 @@ impl Store {
         expected_version: Option<i64>,
         revocation: Option<TokenRevocation>,
     ) -> Result<User, Error> {
-        match self {
-            Self::Sqlite(s) => {
-                s.update_user(id, changes, expected_version, revocation)
-                    .await
-            }
-            Self::Postgres(s) => {
-                s.update_user(id, changes, expected_version, revocation)
-                    .await
-            }
-        }
+        on_backend!(self, s => s.update_user(id, changes, expected_version, revocation)
+                    .await)
     }
 
     /// Deletes the user and, with them, all their tokens, unless they are
@@ -392,10 +382,7 @@ impl Store {
         id: UserId,
         expected_version: Option<i64>,
     ) -> Result<(), Error> {
-        match self {
-            Self::Sqlite(s) => s.delete_user(id, expected_version).await,
-            Self::Postgres(s) => s.delete_user(id, expected_version).await,
-        }
+        on_backend!(self, s => s.delete_user(id, expected_version).await)
     }
 
     /// Issues a token to the user if they still exist and are active (they
@@ -407,10 +394,7 @@ impl Store {
         user: UserId,
         expires_at: i64,
     ) -> Result<bool, Error> {
-        match self {
-            Self::Sqlite(s) => s.insert_token(hash, user, expires_at).await,
-            Self::Postgres(s) => s.insert_token(hash, user, expires_at).await,
-        }
+        on_backend!(self, s => s.insert_token(hash, user, expires_at).await)
     }
 
     /// The active user an unexpired token belongs to. Read on every request,
@@ -423,10 +407,7 @@ impl Store {
     }
 
     pub async fn revoke_token(&self, hash: TokenHash) -> Result<(), Error> {
-        match self {
-            Self::Sqlite(s) => s.revoke_token(hash).await,
-            Self::Postgres(s) => s.revoke_token(hash).await,
-        }
+        on_backend!(self, s => s.revoke_token(hash).await)
     }
 }
 

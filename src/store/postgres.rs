@@ -42,11 +42,6 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// works; this one spells "user-api" in ASCII.)
 const ADMINS_LOCK: i64 = 0x7573_6572_2d61_7069;
 
-macro_rules! user_columns {
-    () => {
-        "id, email, name, role, is_active, created_at, updated_at, version"
-    };
-}
 const USER_COLUMNS: &str = user_columns!();
 const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 const CREDENTIALS_BY_EMAIL: &str = concat!(
@@ -491,12 +486,7 @@ impl PostgresStore {
         const WHERE: &str =
             "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(name_lower, $1) > 0)
              AND ($2::boolean IS NULL OR is_active = $2) AND ($3::text IS NULL OR role = $3)";
-        let (after, skip, limit) = match page {
-            Page::Offset { skip, limit } => (0, skip, limit),
-            Page::After { id, limit } => (id, 0, limit),
-        };
-        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
-        let limit = i64::from(limit);
+        let (after, skip, limit) = page.bounds();
         let role = filter.role.map(Role::as_str);
         timed(async {
             let client = self.client().await?;

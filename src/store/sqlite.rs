@@ -92,13 +92,6 @@ fn file_id(path: &Path) -> Option<FileId> {
     })
 }
 
-/// The columns `user_from_row` reads, in its order. A macro so the hot
-/// reads below are `concat!`ed constants, not a `format!` per request.
-macro_rules! user_columns {
-    () => {
-        "id, email, name, role, is_active, created_at, updated_at, version"
-    };
-}
 const USER_COLUMNS: &str = user_columns!();
 const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
 const CREDENTIALS_BY_EMAIL: &str = concat!(
@@ -740,11 +733,7 @@ impl SqliteStore {
         // prepared once; `instr` matches `q` literally (no LIKE wildcards).
         const WHERE: &str = "(?1 IS NULL OR instr(email, ?1) > 0 OR instr(name_lower, ?1) > 0)
              AND (?2 IS NULL OR is_active = ?2) AND (?3 IS NULL OR role = ?3)";
-        let (after, skip, limit) = match page {
-            Page::Offset { skip, limit } => (0, skip, limit),
-            Page::After { id, limit } => (id, 0, limit),
-        };
-        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let (after, skip, limit) = page.bounds();
         let role = filter.role.map(Role::as_str);
         self.read(|c| {
             // Both statements in one read transaction: the count and the
