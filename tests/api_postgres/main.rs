@@ -24,6 +24,7 @@ mod copy;
 mod deploy;
 mod instances;
 mod outage;
+mod startup;
 
 #[path = "../api/authorization/mod.rs"]
 mod authorization;
