@@ -14,10 +14,19 @@ use crate::support::TestDb;
 
 const PASSWORD: &str = "tangerine submarine 1947";
 
-/// Two processes on one fresh database; the database outlives them.
+/// Two processes on one fresh database; the database outlives them. Enough
+/// hashing slots that 50 sign-ups at once on one instance all reach the
+/// database instead of some getting the hashing queue's 503.
 fn two_processes(db: &TestDb) -> (Running, Running, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let flags = ["--database-url", db.url.as_str(), "--signup-rate", "0"];
+    let flags = [
+        "--database-url",
+        db.url.as_str(),
+        "--signup-rate",
+        "0",
+        "--hash-concurrency",
+        "64",
+    ];
     let first = serve(&dir, &flags, &[]);
     let second = serve(&dir, &flags, &[]);
     (first, second, dir)
