@@ -130,6 +130,13 @@ pub struct UserFilter {
     pub role: Option<Role>,
 }
 
+impl UserFilter {
+    /// No filter at all: every user matches.
+    pub fn is_empty(&self) -> bool {
+        self.q.is_none() && self.is_active.is_none() && self.role.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Page {
     Offset { skip: u64, limit: u32 },

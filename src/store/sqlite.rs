@@ -749,9 +749,17 @@ impl SqliteStore {
                     user_from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let total: i64 = tx
-                .prepare_cached(&format!("SELECT count(*) FROM users WHERE {WHERE}"))?
-                .query_row(params![filter.q, filter.is_active, role], |r| r.get(0))?;
+            // Unfiltered, a bare count(*): SQLite counts the entries of its
+            // smallest index instead of decoding every row to evaluate the
+            // filter (bench/results/latest.md: 3.4k req/s for the admin
+            // listing of 10,000 users with the filtered shape).
+            let total: i64 = if filter.is_empty() {
+                tx.prepare_cached("SELECT count(*) FROM users")?
+                    .query_row([], |r| r.get(0))?
+            } else {
+                tx.prepare_cached(&format!("SELECT count(*) FROM users WHERE {WHERE}"))?
+                    .query_row(params![filter.q, filter.is_active, role], |r| r.get(0))?
+            };
             // Dropping `tx` on an error rolls back: no connection goes back
             // to the pool inside a stale read snapshot.
             tx.commit()?;
