@@ -5,11 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 
-use crate::config::{parse_duration, parse_net, parse_origin, parse_ttl, DatabaseUrl};
+use crate::config::{parse_duration, parse_net, parse_origin, parse_ttl};
 use crate::domain::policy::SignupMode;
+use crate::store::DatabaseUrl;
+pub use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -155,12 +157,6 @@ pub struct AdminCreateArgs {
 
     #[command(flatten)]
     pub hashing: HashArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
             Command::Db(DbCommand::Backup(args)) => {
                 telemetry::init(LogFormat::Text);
-                let done = user_api::store::backup::run(&args)
+                let done = user_api::store::backup::run(&args.store.database_url, &args.to)
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("{done}");
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             }
             Command::Db(DbCommand::Copy(args)) => {
                 telemetry::init(LogFormat::Text);
-                let done = user_api::store::copy::run(&args)
+                let done = user_api::store::copy::run(&args.from, &args.to, args.overwrite)
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("{done}");

@@ -16,15 +16,14 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
 use user_api::accounts::Precondition;
+use user_api::auth::tokens::TokenHash;
 use user_api::auth::tokens::{parse_bearer, Bearer};
-use user_api::domain::{
-    Email, NewUser, NewUserFields, Password, PasswordPolicy, Role, UserPatch, UserPatchFields,
-};
+use user_api::domain::{Email, NewUser, Password, PasswordPolicy, Role, UserPatch};
+use user_api::http::bodies::{patch_body, sign_up_body};
 use user_api::http::extract::{client_addr, etag, parse_if_match, JsonObject};
 use user_api::http::list_query::ListQuery;
 use user_api::http::problem::ApiError;
 use user_api::http::token::TokenRequest;
-use user_api::store::TokenHash;
 
 fn status(err: ApiError) -> StatusCode {
     err.into_response().status()
@@ -549,47 +548,14 @@ fn body() -> impl Strategy<Value = Map<String, Value>> {
         .prop_map(|fields| fields.into_iter().collect())
 }
 
-/// `POST /users` as `create_user` reads it (that handler needs a whole app).
+/// `POST /users`'s body, read by the function `create_user` calls.
 fn sign_up(body: &[u8], admin: bool) -> Result<NewUser, ApiError> {
-    let mut body = JsonObject::parse(body)?;
-    let email = body.required_string("email");
-    let name = body.required_string("name");
-    let password = body.required_string("password");
-    let role = if admin { body.role("role") } else { None };
-    let mut violations = body.finish();
-    let fields = NewUserFields {
-        email: email.as_deref(),
-        name: name.as_deref(),
-        password: password.as_deref(),
-        role,
-    };
-    let new = NewUser::parse(fields, &PasswordPolicy::default(), &mut violations);
-    violations.into_result()?;
-    // `create_user`'s `valid`: no user and no violation would be a 500.
-    new.ok_or(ApiError::Internal)
+    sign_up_body(JsonObject::parse(body)?, admin, &PasswordPolicy::default())
 }
 
-/// `PATCH /users/{id}` as `update_user` reads it.
+/// `PATCH /users/{id}`'s body, read by the function `update_user` calls.
 fn patch(body: &[u8]) -> Result<UserPatch, ApiError> {
-    let mut body = JsonObject::parse(body)?;
-    let email = body.string("email");
-    let name = body.string("name");
-    let password = body.string("password");
-    let current_password = body.string("current_password");
-    let is_active = body.bool("is_active");
-    let role = body.role("role");
-    let mut violations = body.finish();
-    let fields = UserPatchFields {
-        email: email.as_deref(),
-        name: name.as_deref(),
-        password: password.as_deref(),
-        current_password: current_password.as_deref(),
-        is_active,
-        role,
-    };
-    let patch = UserPatch::parse(fields, &PasswordPolicy::default(), &mut violations);
-    violations.into_result()?;
-    Ok(patch)
+    patch_body(JsonObject::parse(body)?, &PasswordPolicy::default())
 }
 
 fn assert_client_error(err: ApiError) -> Result<(), TestCaseError> {

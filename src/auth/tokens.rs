@@ -9,7 +9,9 @@ use base64::Engine;
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
-use crate::store::TokenHash;
+/// The SHA-256 of an access token: all the store ever sees of one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenHash(pub [u8; 32]);
 
 /// A token as the client holds it. Never printed.
 pub struct AccessToken(String);

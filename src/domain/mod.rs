@@ -6,8 +6,10 @@
 
 mod changes;
 mod email;
+pub mod event;
 mod password;
 pub mod policy;
+pub mod resource;
 pub mod throttle;
 mod user;
 mod user_name;

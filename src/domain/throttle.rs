@@ -70,8 +70,75 @@ impl Throttled {
 
     pub fn key(&self) -> String {
         match self {
-            Self::Account(email) => format!("account:{email}"),
-            Self::Address(ip) => format!("address:{ip}"),
+            Self::Account(email) => format!("{ACCOUNT_KEY_PREFIX}{email}"),
+            Self::Address(ip) => format!("{ADDRESS_KEY_PREFIX}{ip}"),
+        }
+    }
+}
+
+/// How the store names an account's record: the prefix, then the email.
+pub const ACCOUNT_KEY_PREFIX: &str = "account:";
+/// How the store names an address's record; pruning tells the two kinds
+/// apart by it (an address's window is a minute, an account's a day).
+pub const ADDRESS_KEY_PREFIX: &str = "address:";
+
+/// The keys of the waits a password set ends: the account's under its email
+/// before the change and after it (the same change may set a new email).
+pub fn cleared_by_password_set(before: &Email, after: &Email) -> [String; 2] {
+    [before, after].map(|email| Throttled::Account(email.as_str().to_owned()).key())
+}
+
+/// What the password check of a counted attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Right,
+    Wrong,
+    /// The check could not run (busy hasher, database down): no verdict.
+    Unchecked,
+}
+
+/// What ending an attempt does to the records, the same on every backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// A right password: the account's record is deleted.
+    Forget { key: String },
+    /// The record under `key`, read under a lock, becomes `update`'s result.
+    Update { key: String, update: RecordUpdate },
+}
+
+/// How a record changes when an attempt ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordUpdate {
+    /// One more failure against this account or address.
+    Count(Throttled),
+    /// The account's attempt, counted when it began, given back.
+    GiveBack,
+}
+
+impl AttemptEnd {
+    /// A right password resets the account; a wrong one (already counted on
+    /// the account when the attempt began) is counted on the address; no
+    /// verdict gives the account its attempt back.
+    pub fn of(account: Throttled, address: Throttled, verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Right => Self::Forget { key: account.key() },
+            Verdict::Wrong => Self::Update {
+                key: address.key(),
+                update: RecordUpdate::Count(address),
+            },
+            Verdict::Unchecked => Self::Update {
+                key: account.key(),
+                update: RecordUpdate::GiveBack,
+            },
+        }
+    }
+}
+
+impl RecordUpdate {
+    pub fn apply(&self, rules: &ThrottleRules, record: FailureRecord, now: i64) -> FailureRecord {
+        match self {
+            Self::Count(who) => rules.count(who, record, now),
+            Self::GiveBack => rules.give_back(record),
         }
     }
 }
@@ -196,6 +263,43 @@ mod tests {
         assert_eq!(
             Throttled::account("Not An Email").key(),
             "account:not an email"
+        );
+    }
+
+    #[test]
+    fn a_right_password_forgets_the_account_and_a_wrong_one_counts_on_the_address() {
+        let ada = Throttled::account("ada@example.com");
+        let ip = Throttled::Address([192, 0, 2, 1].into());
+        assert_eq!(
+            AttemptEnd::of(ada.clone(), ip.clone(), Verdict::Right),
+            AttemptEnd::Forget { key: ada.key() }
+        );
+        assert_eq!(
+            AttemptEnd::of(ada.clone(), ip.clone(), Verdict::Wrong),
+            AttemptEnd::Update {
+                key: ip.key(),
+                update: RecordUpdate::Count(ip.clone())
+            }
+        );
+        assert_eq!(
+            AttemptEnd::of(ada.clone(), ip, Verdict::Unchecked),
+            AttemptEnd::Update {
+                key: ada.key(),
+                update: RecordUpdate::GiveBack
+            }
+        );
+    }
+
+    #[test]
+    fn a_password_set_clears_the_waits_under_both_emails() {
+        let old = Email::parse("old@example.com").unwrap();
+        let new = Email::parse("new@example.com").unwrap();
+        assert_eq!(
+            cleared_by_password_set(&old, &new),
+            [
+                "account:old@example.com".to_owned(),
+                "account:new@example.com".to_owned()
+            ]
         );
     }
 

@@ -2,6 +2,7 @@
 //! errors to responses. Handlers parse, ask `accounts` to act, and render;
 //! they never write SQL, hash, or compare roles.
 
+pub mod bodies;
 pub mod connections;
 pub mod docs;
 pub mod extract;

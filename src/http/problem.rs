@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::accounts;
 use crate::domain::policy::Denied as Why;
 use crate::domain::{self, FieldError};
-use crate::store;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -191,28 +190,6 @@ impl From<domain::Error> for ApiError {
     }
 }
 
-impl From<store::Error> for ApiError {
-    fn from(err: store::Error) -> Self {
-        use store::Error::*;
-        match err {
-            NotFound => ApiError::NotFound("User not found"),
-            EmailTaken => ApiError::EmailTaken,
-            LastAdmin => ApiError::Conflict("This would leave no active admin"),
-            StaleVersion => ApiError::PreconditionFailed,
-            Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
-                ApiError::Unavailable {
-                    retry_after_secs: 1,
-                }
-            }
-            err @ (NewerSchema { .. } | Unsupported(_) | Internal(_)) => {
-                tracing::error!(error = %err, "storage error");
-                ApiError::Internal
-            }
-        }
-    }
-}
-
 impl From<crate::auth::Error> for ApiError {
     fn from(err: crate::auth::Error) -> Self {
         match err {
@@ -244,7 +221,20 @@ impl From<accounts::Error> for ApiError {
                 description: "Incorrect email or password".into(),
             },
             WrongCurrentPassword => ApiError::Forbidden("current_password is missing or wrong"),
-            PreconditionFailed => ApiError::PreconditionFailed,
+            NotFound => ApiError::NotFound("User not found"),
+            EmailTaken => ApiError::EmailTaken,
+            LastAdmin => ApiError::Conflict("This would leave no active admin"),
+            StaleVersion => ApiError::PreconditionFailed,
+            Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                ApiError::Unavailable {
+                    retry_after_secs: 1,
+                }
+            }
+            Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::Internal
+            }
             Throttled { retry_after_secs } => ApiError::TooManyRequests { retry_after_secs },
             IdempotencyInFlight => ApiError::Conflict(
                 "A request with this Idempotency-Key is still running; retry when it has finished",
@@ -253,7 +243,6 @@ impl From<accounts::Error> for ApiError {
                 field: "Idempotency-Key".into(),
                 message: "was already used with another request body".into(),
             }]),
-            Store(e) => e.into(),
             Auth(e) => e.into(),
         }
     }

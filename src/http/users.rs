@@ -1,14 +1,12 @@
 //! `/users`, `/users/me` and `/users/{id}`: parse, authorize (in
 //! `accounts`/`policy`), act, render. Wire types end in `In`/`Out`.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 
+use super::bodies::{patch_body, sign_up_body};
 use super::extract::{
     etag, ClientAddr, IdempotencyKey, IfMatch, JsonObject, MaybeSignedIn, SignedIn, UserIdPath,
 };
@@ -17,44 +15,11 @@ use super::problem::ApiError;
 use super::state::AppState;
 use crate::accounts::{Idempotency, Page, SignUp};
 use crate::domain::policy::may_choose_role;
-use crate::domain::{NewUser, NewUserFields, Role, User, UserPatch, UserPatchFields, Violations};
+use crate::domain::{Role, User};
 
-/// A user as the API shows it. The password hash never leaves the store.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UserOut {
-    #[schema(example = 42)]
-    pub id: i64,
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    #[schema(example = "Ada Lovelace")]
-    pub name: String,
-    pub role: Role,
-    pub is_active: bool,
-    /// RFC 3339, UTC.
-    #[schema(example = "2026-11-23T06:00:00Z", format = DateTime)]
-    pub created_at: String,
-    #[schema(example = "2026-11-23T06:00:00Z", format = DateTime)]
-    pub updated_at: String,
-}
-
-fn rfc3339(unix: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
-impl From<&User> for UserOut {
-    fn from(u: &User) -> Self {
-        Self {
-            id: u.id.0,
-            email: u.email.as_str().to_owned(),
-            name: u.name.clone(),
-            role: u.role,
-            is_active: u.is_active,
-            created_at: rfc3339(u.created_at),
-            updated_at: rfc3339(u.updated_at),
-        }
-    }
-}
+/// A user as the API shows it (the resource lives in `domain`: the store
+/// and events render it too).
+pub use crate::domain::resource::UserResource as UserOut;
 
 /// The user with its `ETag`.
 fn render(status: StatusCode, user: &User) -> Response {
@@ -87,8 +52,12 @@ fn created(id: i64, version: i64, body: String) -> Response {
     response
 }
 
-fn user_json(user: &User) -> String {
-    serde_json::to_string(&UserOut::from(user)).unwrap_or_default()
+/// The body of a `201`: the same bytes the store keeps for retries.
+fn user_json(user: &User) -> Result<String, ApiError> {
+    crate::domain::resource::user_json(user).map_err(|e| {
+        tracing::error!(error = %e, "cannot render a user");
+        ApiError::Internal
+    })
 }
 
 /// Sign-up body. Unknown fields are refused with 422; `role` is known only
@@ -146,38 +115,25 @@ pub async fn create_user(
     MaybeSignedIn(caller): MaybeSignedIn,
     ClientAddr(client): ClientAddr,
     IdempotencyKey(key): IdempotencyKey,
-    mut body: JsonObject,
+    body: JsonObject,
 ) -> Result<Response, ApiError> {
     let caller = caller.map(|c| c.user);
     state.accounts.may_sign_up(caller.as_ref())?;
     let idempotency = key.map(|key| Idempotency {
         key,
         fingerprint: fingerprint(caller.as_ref(), &body),
-        render: Box::new(user_json),
     });
-    let email = body.required_string("email");
-    let name = body.required_string("name");
-    let password = body.required_string("password");
-    let role = if may_choose_role(caller.as_ref()) {
-        body.role("role")
-    } else {
-        None
-    };
-    let mut violations = body.finish();
-    let fields = NewUserFields {
-        email: email.as_deref(),
-        name: name.as_deref(),
-        password: password.as_deref(),
-        role,
-    };
-    let new = NewUser::parse(fields, &state.accounts.password_policy, &mut violations);
-    let new = valid(new, violations)?;
+    let new = sign_up_body(
+        body,
+        may_choose_role(caller.as_ref()),
+        &state.accounts.password_policy,
+    )?;
     let signed_up = state
         .accounts
         .sign_up(caller.as_ref(), new, client, idempotency)
         .await?;
     Ok(match signed_up {
-        SignUp::Created(user) => created(user.id.0, user.version, user_json(&user)),
+        SignUp::Created(user) => created(user.id.0, user.version, user_json(&user)?),
         SignUp::Replayed(reply) => created(reply.user_id.0, reply.version, reply.body),
     })
 }
@@ -191,11 +147,6 @@ fn fingerprint(caller: Option<&User>, body: &JsonObject) -> [u8; 32] {
     digest.update(caller.to_be_bytes());
     digest.update(body.digest());
     digest.finalize().into()
-}
-
-fn valid<T>(value: Option<T>, violations: Violations) -> Result<T, ApiError> {
-    violations.into_result()?;
-    value.ok_or(ApiError::Internal)
 }
 
 /// The signed-in caller.
@@ -333,25 +284,9 @@ pub async fn update_user(
     UserIdPath(id): UserIdPath,
     IfMatch(precondition): IfMatch,
     ClientAddr(client): ClientAddr,
-    mut body: JsonObject,
+    body: JsonObject,
 ) -> Result<Response, ApiError> {
-    let email = body.string("email");
-    let name = body.string("name");
-    let password = body.string("password");
-    let current_password = body.string("current_password");
-    let is_active = body.bool("is_active");
-    let role = body.role("role");
-    let mut violations = body.finish();
-    let fields = UserPatchFields {
-        email: email.as_deref(),
-        name: name.as_deref(),
-        password: password.as_deref(),
-        current_password: current_password.as_deref(),
-        is_active,
-        role,
-    };
-    let patch = UserPatch::parse(fields, &state.accounts.password_policy, &mut violations);
-    violations.into_result()?;
+    let patch = patch_body(body, &state.accounts.password_policy)?;
     let user = state
         .accounts
         .update(&caller, id, patch, precondition, client)

@@ -25,10 +25,7 @@ use std::time::{Duration, Instant};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::cli::DbBackupArgs;
-use crate::config::DatabaseUrl;
-
-use super::Error;
+use super::{DatabaseUrl, Error};
 
 /// Pages copied per step: 1 MiB at the default 4 KiB page size.
 const PAGES_PER_STEP: i32 = 256;
@@ -37,9 +34,10 @@ const PAUSE: Duration = Duration::from_millis(5);
 /// How long the source may stay busy (e.g. in WAL recovery) before giving up.
 const BUSY_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Copies the store into a new file; returns the line to print.
-pub async fn run(args: &DbBackupArgs) -> Result<String, Error> {
-    let source = match &args.store.database_url {
+/// Copies the store that `database_url` names into the new file `to`;
+/// returns the line to print.
+pub async fn run(database_url: &DatabaseUrl, to: &Path) -> Result<String, Error> {
+    let source = match database_url {
         DatabaseUrl::Sqlite(path) => path.clone(),
         DatabaseUrl::Postgres(_) => {
             return Err(Error::Unsupported(
@@ -47,7 +45,7 @@ pub async fn run(args: &DbBackupArgs) -> Result<String, Error> {
             ))
         }
     };
-    let target = args.to.clone();
+    let target = to.to_owned();
     tokio::task::spawn_blocking(move || back_up(&source, &target))
         .await
         .map_err(|e| Error::Internal(format!("the backup task failed: {e}")))?

@@ -12,9 +12,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use super::{Error, OpenOptions, Store};
-use crate::cli::DbCopyArgs;
-use crate::config::DatabaseUrl;
+use super::{DatabaseUrl, Error, OpenOptions, Store};
 
 /// How a column's values are kept; booleans are 0/1 on both sides.
 #[derive(Clone, Copy)]
@@ -145,13 +143,13 @@ fn columns(table: &Table) -> String {
 }
 
 /// Copies every row, then verifies; returns the line to print.
-pub async fn run(args: &DbCopyArgs) -> Result<String, Error> {
-    if args.from == args.to {
+pub async fn run(from: &DatabaseUrl, to: &DatabaseUrl, overwrite: bool) -> Result<String, Error> {
+    if from == to {
         return Err(Error::Unsupported(
             "--from and --to name the same store".into(),
         ));
     }
-    if let DatabaseUrl::Sqlite(path) = &args.from {
+    if let DatabaseUrl::Sqlite(path) = from {
         if !path.exists() {
             return Err(Error::Unsupported(format!(
                 "{} does not exist",
@@ -164,21 +162,21 @@ pub async fn run(args: &DbCopyArgs) -> Result<String, Error> {
         pool_size: 2,
     };
     // Opening migrates both schemas to this binary's version.
-    drop(Store::open(&args.from, options).await?);
-    drop(Store::open(&args.to, options).await?);
+    drop(Store::open(from, options).await?);
+    drop(Store::open(to, options).await?);
 
-    let source = read(&args.from).await?;
-    let existing = read(&args.to).await?;
-    if !existing.is_empty() && !args.overwrite {
+    let source = read(from).await?;
+    let existing = read(to).await?;
+    if !existing.is_empty() && !overwrite {
         return Err(Error::Unsupported(format!(
             "{} already holds data ({} users); pass --overwrite to replace it",
-            args.to,
+            to,
             existing.tables[0].len()
         )));
     }
-    write(&args.to, &source).await?;
+    write(to, &source).await?;
 
-    let copied = read(&args.to).await?;
+    let copied = read(to).await?;
     let (expected, found) = (source.checksum(), copied.checksum());
     if copied.counts() != source.counts() || found != expected {
         return Err(Error::Internal(format!(
@@ -187,7 +185,7 @@ pub async fn run(args: &DbCopyArgs) -> Result<String, Error> {
             source.counts()
         )));
     }
-    let mut summary = format!("copied {} to {}:", args.from, args.to);
+    let mut summary = format!("copied {} to {}:", from, to);
     for (table, rows) in TABLES.iter().zip(&source.tables) {
         let _ = write!(summary, " {} {},", rows.len(), table.name);
     }

@@ -2,7 +2,9 @@
 //! SQL lives here and nowhere else; no HTTP types, no hashing.
 //!
 //! One `Store` enum over the backends, dispatched by `match` (no boxing, no
-//! `async_trait`). PostgreSQL is the next backend (see ARCHITECTURE.md).
+//! `async_trait`). A rule both backends apply that is not SQL (what a
+//! reused idempotency key means, which tokens a change ends, how a stored
+//! role reads) is written here once; each backend only runs SQL.
 //!
 //! Why rusqlite, called inline for reads: measured on this kind of machine
 //! (2 cores, server pinned to one, shared/MEASURED.md), an authenticated
@@ -40,21 +42,25 @@ macro_rules! on_backend {
 
 pub mod backup;
 pub mod copy;
-mod migrate;
+mod migrations;
+pub mod outbox;
 mod postgres;
 mod sqlite;
+mod url;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::DatabaseUrl;
+use crate::auth::tokens::TokenHash;
 use crate::domain::policy::Revocation;
-use crate::domain::throttle::{ThrottleRules, Throttled};
+use crate::domain::throttle::{ThrottleRules, Throttled, Verdict};
 use crate::domain::{Email, Role, User, UserId, UserName};
+use outbox::{EventPage, SinkProgress, SinkWork};
 
-pub use migrate::LATEST_VERSION;
+pub use migrations::LATEST_VERSION;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use url::DatabaseUrl;
 
 /// What went wrong in storage, named for what it means to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -79,10 +85,6 @@ pub enum Error {
     #[error("database error: {0}")]
     Internal(String),
 }
-
-/// The SHA-256 of an access token: all the store ever sees of one.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct TokenHash(pub [u8; 32]);
 
 /// An argon2id PHC string: a target for offline guessing, so it never
 /// prints (`Debug` is redacted, there is no `Display`).
@@ -112,6 +114,23 @@ pub struct UserChanges {
     pub password_hash: Option<PasswordHash>,
     pub is_active: Option<bool>,
     pub role: Option<Role>,
+}
+
+impl UserChanges {
+    /// Whether applying these to `current` changes anything: a PATCH that
+    /// sets every field to the value it has writes nothing, keeps its
+    /// version and emits no event. A password set always changes something
+    /// (a new salt, and its tokens end).
+    pub fn changes_anything(&self, current: &User) -> bool {
+        self.password_hash.is_some()
+            || self.email.as_ref().is_some_and(|e| *e != current.email)
+            || self
+                .name
+                .as_ref()
+                .is_some_and(|n| n.as_str() != current.name)
+            || self.is_active.is_some_and(|a| a != current.is_active)
+            || self.role.is_some_and(|r| r != current.role)
+    }
 }
 
 /// Which tokens of the user a change ends, and whose survives.
@@ -242,9 +261,20 @@ pub struct OpenOptions {
     pub pool_size: u32,
 }
 
-/// Renders the body of the reply to keep, from the user just created;
-/// called inside the transaction that creates them.
-pub type RenderReply = Box<dyn FnOnce(&User) -> String + Send>;
+/// The body a sign-up's retries replay, rendered inside the transaction
+/// that creates the user: the bytes are frozen then, so a retry gets the
+/// first reply byte for byte even after the resource gains a field.
+pub(crate) fn reply_body(created: &User) -> Result<String, Error> {
+    crate::domain::resource::user_json(created)
+        .map_err(|e| Error::Internal(format!("cannot render the stored reply: {e}")))
+}
+
+/// A role as a row keeps it. An unknown value is a database this binary
+/// cannot read safely (never silently a `user`: it could be an admin).
+pub(crate) fn stored_role(raw: &str) -> Result<Role, Error> {
+    raw.parse()
+        .map_err(|_| Error::Internal(format!("unknown role {raw:?} in the database")))
+}
 
 /// The storage backend chosen at start from `--database-url`.
 #[derive(Clone)]
@@ -276,7 +306,7 @@ impl Store {
     pub async fn create_user(
         &self,
         user: NewUserRow,
-        reply: Option<(IdempotencyClaim, RenderReply)>,
+        reply: Option<IdempotencyClaim>,
     ) -> Result<User, Error> {
         on_backend!(self, s => s.create_user(user, reply).await)
     }
@@ -317,7 +347,7 @@ impl Store {
         &self,
         account: Throttled,
         address: Throttled,
-        verdict: Option<bool>,
+        verdict: Verdict,
         rules: ThrottleRules,
     ) -> Result<(), Error> {
         on_backend!(self, s => s.end_signin_attempt(account, address, verdict, rules, now())
@@ -416,6 +446,52 @@ impl Store {
     pub async fn revoke_token(&self, hash: TokenHash) -> Result<(), Error> {
         on_backend!(self, s => s.revoke_token(hash).await)
     }
+
+    /// Up to `limit` events after `after`, in `seq` order (the feed).
+    pub async fn events_after(&self, after: i64, limit: u32) -> Result<EventPage, Error> {
+        match self {
+            Self::Sqlite(s) => s.events_after(after, limit),
+            Self::Postgres(s) => s.events_after(after, limit).await,
+        }
+    }
+
+    /// Gives every configured sink a cursor, after the newest event.
+    pub async fn open_sinks(&self, sinks: Vec<String>) -> Result<(), Error> {
+        on_backend!(self, s => s.open_sinks(sinks).await)
+    }
+
+    /// A sink's next round: parked deliveries now due, and fresh events.
+    pub async fn sink_work(&self, sink: &str, limit: u32) -> Result<SinkWork, Error> {
+        match self {
+            Self::Sqlite(s) => s.sink_work(sink, now_ms(), limit),
+            Self::Postgres(s) => s.sink_work(sink, now_ms(), limit).await,
+        }
+    }
+
+    /// Records a sink's round in one transaction.
+    pub async fn record_progress(&self, sink: String, progress: SinkProgress) -> Result<(), Error> {
+        on_backend!(self, s => s.record_progress(sink, progress).await)
+    }
+
+    /// Parks every failed delivery again, due now; returns how many.
+    pub async fn retry_failed(&self) -> Result<u64, Error> {
+        on_backend!(self, s => s.retry_failed().await)
+    }
+
+    /// Deletes events older than `before_ms` that every configured sink
+    /// took, and failed deliveries that failed before it.
+    pub async fn prune_events(&self, before_ms: i64, sinks: Vec<String>) -> Result<u64, Error> {
+        on_backend!(self, s => s.prune_events(before_ms, sinks).await)
+    }
+}
+
+/// Unix milliseconds, UTC (event times: a second is too coarse to measure
+/// delivery by).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 /// Unix seconds, UTC.

@@ -1,0 +1,185 @@
+//! The use cases of an account, shared by the HTTP API and the command line:
+//! sign up, sign in, read, change, delete. Each is a short series of named
+//! steps over `domain`, `auth` and `store`. No HTTP types here.
+//!
+//! `sign_up` and `sign_in` are the two flows with their own machinery
+//! (idempotency and rates; throttling, the account gate and re-hashing);
+//! `changes` holds PATCH and DELETE; reads, tokens and housekeeping are here.
+
+mod changes;
+mod sign_in;
+mod sign_up;
+
+use std::time::Duration;
+
+use crate::auth::hashing::Hasher;
+use crate::auth::tokens::{Bearer, TokenHash};
+use crate::domain::policy::{self, Denied, SignupMode};
+use crate::domain::throttle::ThrottleRules;
+use crate::domain::{PasswordPolicy, User, UserId};
+use crate::store::{self, Store};
+
+/// `GET /users` filters and pages, as the HTTP layer builds them.
+pub use crate::store::{Page, UserFilter};
+pub use sign_in::AccountGate;
+pub use sign_up::{Idempotency, SignUp, SignupLimiter, IDEMPOTENCY_TTL_SECS};
+
+/// What a use case can end in besides success. The HTTP layer maps these
+/// (and `auth`'s and `domain`'s errors) to responses; it never sees a
+/// `store::Error`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not allowed: {0:?}")]
+    Denied(Denied),
+    /// Wrong email, wrong password or inactive account: one answer for all,
+    /// so a sign-in reveals nothing about which accounts exist.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("no valid access token")]
+    InvalidToken,
+    #[error("missing access token")]
+    MissingToken,
+    #[error("current_password is missing or wrong")]
+    WrongCurrentPassword,
+    #[error("no such user")]
+    NotFound,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("the change would leave no active admin")]
+    LastAdmin,
+    /// `If-Match` named a version that is no longer current.
+    #[error("the user changed since the version the client saw")]
+    StaleVersion,
+    /// Too many failed sign-ins or sign-ups: wait this long.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error("a request with this Idempotency-Key is still running")]
+    IdempotencyInFlight,
+    #[error("this Idempotency-Key was used with another request")]
+    IdempotencyKeyReused,
+    /// The database is down, busy or out of room: worth retrying later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Something that should not happen; the cause is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::Error),
+}
+
+impl From<Denied> for Error {
+    fn from(d: Denied) -> Self {
+        Self::Denied(d)
+    }
+}
+
+impl From<store::Error> for Error {
+    fn from(err: store::Error) -> Self {
+        use store::Error as S;
+        match err {
+            S::NotFound => Self::NotFound,
+            S::EmailTaken => Self::EmailTaken,
+            S::LastAdmin => Self::LastAdmin,
+            S::StaleVersion => Self::StaleVersion,
+            S::Unavailable(cause) => Self::Unavailable(cause),
+            err @ (S::NewerSchema { .. } | S::Unsupported(_) | S::Internal(_)) => {
+                Self::Internal(err.to_string())
+            }
+        }
+    }
+}
+
+/// The signed-in caller of a request, and the token they used.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub token: TokenHash,
+}
+
+/// `If-Match`, reduced to what the store can check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// `*`: the user must exist.
+    Any,
+    /// One of these versions must be current. Empty when every tag sent was
+    /// not one of ours: that can never match.
+    Versions(Vec<i64>),
+}
+
+pub struct Accounts {
+    pub store: Store,
+    pub hasher: Hasher,
+    pub password_policy: PasswordPolicy,
+    pub token_ttl: Duration,
+    pub signup: SignupMode,
+    pub signup_limiter: Option<SignupLimiter>,
+    pub throttle: ThrottleRules,
+    /// A request cannot run longer than this (the request time limit): an
+    /// idempotency key still unfinished after it was abandoned.
+    pub request_timeout: Duration,
+    pub signin_gate: AccountGate,
+}
+
+impl Accounts {
+    /// The caller a bearer token stands for, read from the store on every
+    /// request so revocation, deactivation and role changes apply at once.
+    pub async fn authenticate(&self, bearer: Bearer) -> Result<Caller, Error> {
+        match bearer {
+            Bearer::Missing => Err(Error::MissingToken),
+            Bearer::Malformed => Err(Error::InvalidToken),
+            Bearer::Token(token) => match self.store.user_by_token(token).await? {
+                Some(user) => Ok(Caller { user, token }),
+                None => Err(Error::InvalidToken),
+            },
+        }
+    }
+
+    /// Deletes expired tokens, idempotency keys and failure counts, and
+    /// forgets sign-up allowances that are full again; returns the rows.
+    pub async fn prune(&self) -> Result<u64, Error> {
+        if let Some(limiter) = &self.signup_limiter {
+            limiter.prune();
+        }
+        let keys_before = store::now() - IDEMPOTENCY_TTL_SECS;
+        Ok(self.store.prune(self.throttle, keys_before).await?)
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ready(&self) -> Result<(), Error> {
+        Ok(self.store.ping().await?)
+    }
+
+    pub async fn revoke(&self, caller: &Caller) -> Result<(), Error> {
+        Ok(self.store.revoke_token(caller.token).await?)
+    }
+
+    pub async fn get(&self, caller: &User, id: UserId) -> Result<User, Error> {
+        policy::may_see(caller, id)?;
+        self.store.user(id).await?.ok_or(Error::NotFound)
+    }
+
+    pub async fn list(
+        &self,
+        caller: &User,
+        filter: &UserFilter,
+        page: Page,
+    ) -> Result<(Vec<User>, u64), Error> {
+        policy::may_list(caller)?;
+        Ok(self.store.list_users(filter, page).await?)
+    }
+}
+
+/// The version the write must still find, when `If-Match` was sent.
+fn check_precondition(
+    target: &User,
+    precondition: Option<Precondition>,
+) -> Result<Option<i64>, Error> {
+    match precondition {
+        None => Ok(None),
+        Some(Precondition::Any) => Ok(None),
+        Some(Precondition::Versions(versions)) if versions.contains(&target.version) => {
+            Ok(Some(target.version))
+        }
+        Some(Precondition::Versions(_)) => Err(Error::StaleVersion),
+    }
+}

@@ -1,0 +1,164 @@
+//! Sign-up: who may create accounts, the `Idempotency-Key` claim and
+//! replay, the per-address rate, then the hash and the insert.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::{Accounts, Error};
+use crate::domain::policy;
+use crate::domain::{NewUser, Role, User};
+use crate::store::{
+    self, IdempotencyClaim, IdempotencyStart, NewUserRow, PasswordHash, StoredReply,
+};
+
+/// An `Idempotency-Key` of a sign-up, as the HTTP layer read it.
+pub struct Idempotency {
+    pub key: String,
+    /// SHA-256 of the caller and the body: the same key with another body
+    /// is refused.
+    pub fingerprint: [u8; 32],
+}
+
+/// How long an idempotency key is kept (the contract: 24 hours).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// What a sign-up ended in.
+pub enum SignUp {
+    Created(User),
+    /// A retry of a finished sign-up: its first reply.
+    Replayed(StoredReply),
+}
+
+/// Sign-ups a minute per client address, in this process's memory (a
+/// generic cell rate: a burst of `rate`, then one every `60/rate` s).
+pub struct SignupLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl SignupLimiter {
+    /// `None` for a rate of 0 (no limit).
+    pub fn per_minute(rate: u32) -> Option<Self> {
+        NonZeroU32::new(rate).map(|rate| Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+        })
+    }
+
+    fn check(&self, client: IpAddr) -> Result<(), Error> {
+        self.limiter.check_key(&client).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Error::Throttled {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })
+    }
+
+    /// Forgets addresses whose allowance is full again.
+    pub fn prune(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+impl Accounts {
+    /// Whether this caller may create users at all: asked before the body is
+    /// read, so a closed sign-up answers 401/403, never a validation error.
+    pub fn may_sign_up(&self, caller: Option<&User>) -> Result<(), Error> {
+        Ok(policy::may_create(caller, self.signup)?)
+    }
+
+    /// `POST /users`. The caller (if any) was authenticated and the fields
+    /// parsed; here sign-up mode, the idempotency key and the per-address
+    /// rate are applied, then the password hashed.
+    pub async fn sign_up(
+        &self,
+        caller: Option<&User>,
+        new: NewUser,
+        client: IpAddr,
+        idempotency: Option<Idempotency>,
+    ) -> Result<SignUp, Error> {
+        policy::may_create(caller, self.signup)?;
+        let Some(Idempotency { key, fingerprint }) = idempotency else {
+            self.check_signup_rate(caller, client)?;
+            return Ok(SignUp::Created(self.created(caller, new, None).await?));
+        };
+        let claim = IdempotencyClaim {
+            client: client.to_string(),
+            key,
+            fingerprint,
+        };
+        let now = store::now();
+        let lease = i64::try_from(self.request_timeout.as_secs()).unwrap_or(i64::MAX);
+        let start = self
+            .store
+            .start_idempotent(
+                claim.clone(),
+                now - IDEMPOTENCY_TTL_SECS,
+                now.saturating_sub(lease.saturating_add(5)),
+            )
+            .await?;
+        match start {
+            IdempotencyStart::Replay(reply) => return Ok(SignUp::Replayed(reply)),
+            IdempotencyStart::InFlight => return Err(Error::IdempotencyInFlight),
+            IdempotencyStart::OtherBody => return Err(Error::IdempotencyKeyReused),
+            IdempotencyStart::Fresh => {}
+        }
+        let created = match self.check_signup_rate(caller, client) {
+            Ok(()) => self.created(caller, new, Some(claim.clone())).await,
+            Err(e) => Err(e),
+        };
+        if created.is_err() {
+            // Nothing was created: a retry must run again, not replay.
+            if let Err(e) = self.store.release_idempotent(claim).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+        }
+        Ok(SignUp::Created(created?))
+    }
+
+    /// Admins creating accounts are not rate-limited; everyone else is, per
+    /// client address.
+    fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
+        match &self.signup_limiter {
+            Some(limiter) if !caller.is_some_and(User::is_admin) => limiter.check(client),
+            _ => Ok(()),
+        }
+    }
+
+    async fn created(
+        &self,
+        caller: Option<&User>,
+        new: NewUser,
+        reply: Option<IdempotencyClaim>,
+    ) -> Result<User, Error> {
+        let user = self.create(new, reply).await?;
+        if let Some(admin) = caller.filter(|c| c.is_admin()) {
+            tracing::info!(target: "user_api::audit", actor = admin.id.0, subject = user.id.0, role = user.role.as_str(), "admin created user");
+        }
+        Ok(user)
+    }
+
+    /// `user-api admin create`: no caller, sign-up mode does not apply.
+    pub async fn create_admin(&self, mut new: NewUser) -> Result<User, Error> {
+        new.role = Role::Admin;
+        self.create(new, None).await
+    }
+
+    async fn create(&self, new: NewUser, reply: Option<IdempotencyClaim>) -> Result<User, Error> {
+        let password_hash = PasswordHash(self.hasher.hash(new.password).await?);
+        Ok(self
+            .store
+            .create_user(
+                NewUserRow {
+                    email: new.email,
+                    name: new.name,
+                    role: new.role,
+                    password_hash,
+                },
+                reply,
+            )
+            .await?)
+    }
+}

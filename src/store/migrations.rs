@@ -1,0 +1,42 @@
+//! The schema migrations, embedded in the binary and numbered; each backend
+//! applies its dialect's list in order at start and on `user-api migrate`.
+//! A released migration is never edited. Only data here: each backend's
+//! runner lives in the backend (`sqlite::migrate`, `postgres::migrate`).
+
+use super::Error;
+
+/// `(version, sql)`, in order.
+pub(super) const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_users.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_throttle_and_idempotency.sql"),
+    ),
+    (3, include_str!("../../migrations/sqlite/0003_events.sql")),
+];
+
+/// The same migrations in PostgreSQL's dialect: one file per dialect, the
+/// same numbers, the same meaning.
+pub(super) const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_users.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_throttle_and_idempotency.sql"),
+    ),
+    (3, include_str!("../../migrations/postgres/0003_events.sql")),
+];
+
+pub const LATEST_VERSION: i64 = SQLITE.len() as i64;
+const _: () = assert!(POSTGRES.len() == SQLITE.len(), "one migration per dialect");
+
+/// A database written by a newer binary is refused: its schema could mean
+/// something this one does not know.
+pub(super) fn refuse_newer(found: i64) -> Result<(), Error> {
+    if found > LATEST_VERSION {
+        return Err(Error::NewerSchema {
+            found,
+            known: LATEST_VERSION,
+        });
+    }
+    Ok(())
+}

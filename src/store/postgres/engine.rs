@@ -1,0 +1,109 @@
+//! The PostgreSQL connection engine: a deadpool pool of tokio-postgres
+//! connections, time limits on every operation, pool errors mapped to 503.
+//! It knows no table; the operations in the sibling modules take their
+//! connections from `client` and run under `timed`.
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use tokio_postgres::NoTls;
+
+use super::{classify, migrate};
+use crate::store::Error;
+
+/// Longest wait for a pooled connection or a new one: past it, 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest any one operation may take before the request gets 503; well
+/// under the request time limit, so the client hears why.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Readiness must answer quickly whatever the database does.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+fn pool_error(err: PoolError) -> Error {
+    match err {
+        PoolError::Backend(e) => classify(e),
+        PoolError::Timeout(_) => Error::Unavailable("no PostgreSQL connection in time".into()),
+        PoolError::Closed => Error::Unavailable("the connection pool is closed".into()),
+        other => Error::Internal(format!("connection pool: {other}")),
+    }
+}
+
+/// Runs one operation under `OPERATION_TIMEOUT`. A transaction cut short is
+/// rolled back by the server when its connection drops or by tokio-postgres
+/// when the transaction is dropped.
+pub(super) async fn timed<T>(
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(OPERATION_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Unavailable(
+                "PostgreSQL did not answer in time".into(),
+            ))
+        })
+}
+
+impl PostgresStore {
+    /// Connects (the pool opens connections as they are needed) and brings
+    /// the schema up to date; an unreachable server is a start error.
+    pub async fn open(url: &str, pool_size: u32) -> Result<Self, Error> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| Error::Unsupported("not a valid postgres:// URL".into()))?;
+        config
+            .application_name("user-api")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30));
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A closed connection is noticed without a round trip; one
+                // that breaks in use fails that request and is dropped.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size as usize)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| Error::Internal(format!("connection pool: {e}")))?;
+        let store = Self { pool };
+        let mut client = store.client().await?;
+        migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// A pooled connection; the pool's size and idle count go to metrics.
+    pub(super) async fn client(&self) -> Result<Object, Error> {
+        let client = self.pool.get().await.map_err(pool_error);
+        let status = self.pool.status();
+        metrics::gauge!("db_pool_connections").set(status.size as f64);
+        metrics::gauge!("db_pool_idle_connections").set(status.available as f64);
+        client
+    }
+
+    pub async fn ping(&self) -> Result<(), Error> {
+        tokio::time::timeout(PING_TIMEOUT, async {
+            let client = self.client().await?;
+            client.simple_query("SELECT 1").await.map_err(classify)?;
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Unavailable(
+                "PostgreSQL did not answer in time".into(),
+            ))
+        })
+    }
+}

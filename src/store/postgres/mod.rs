@@ -1,0 +1,165 @@
+//! PostgreSQL: several instances on one database.
+//!
+//! Every rule that must hold across instances is held by the database, never
+//! by one process's memory: email uniqueness by a UNIQUE constraint, the
+//! last-admin rule by an advisory lock taken before counting admins,
+//! `If-Match` and failed-sign-in counts by row locks (`FOR UPDATE`), tokens
+//! by reading them on every request. Each operation is one transaction.
+//!
+//! Why tokio-postgres with a deadpool pool and statements prepared once per
+//! connection: measured against sqlx on this machine (bench/pg-driver/).
+//! Every operation has a time limit, so a database that stops answering
+//! gives 503 instead of hanging requests; a broken connection is dropped
+//! from the pool and the next request opens a new one, so the service
+//! recovers by itself when PostgreSQL comes back.
+//!
+//! `engine` holds the pool and the time limits; each other module is one
+//! group of operations and only runs SQL: the rules they share with SQLite
+//! are in `store` and `domain`.
+
+mod engine;
+mod idempotency;
+mod outbox;
+mod prune;
+mod signin;
+mod tokens;
+mod users;
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+pub use engine::PostgresStore;
+
+use super::{migrations, Error};
+use crate::domain::{Email, User, UserId};
+
+/// A transaction on a pooled connection.
+type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// Every statement goes through the connection's statement cache: prepared
+/// on first use, then one round trip per call instead of two (a statement
+/// sent as text is parsed and planned again each time).
+async fn run<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
+    client.execute(&statement, params).await
+}
+
+/// As `run`, for a statement that returns exactly one row.
+async fn one<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
+    client.query_one(&statement, params).await
+}
+
+/// As `run`, for a statement that returns at most one row.
+async fn opt<C: GenericClient>(
+    client: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
+    client.query_opt(&statement, params).await
+}
+
+const USER_COLUMNS: &str = user_columns!();
+const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+const CREDENTIALS_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", password_hash FROM users WHERE email = $1"
+);
+const USER_BY_TOKEN: &str =
+    "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version
+     FROM tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.hash = $1 AND t.expires_at > $2 AND u.is_active";
+
+/// The user in the columns of `user_columns!`, starting at `at`.
+fn user_at(row: &Row, at: usize) -> Result<User, Error> {
+    let role: String = row.try_get(at + 3).map_err(classify)?;
+    Ok(User {
+        id: UserId(row.try_get(at).map_err(classify)?),
+        email: Email::from_trusted(row.try_get(at + 1).map_err(classify)?),
+        name: row.try_get(at + 2).map_err(classify)?,
+        role: super::stored_role(&role)?,
+        is_active: row.try_get(at + 4).map_err(classify)?,
+        created_at: row.try_get(at + 5).map_err(classify)?,
+        updated_at: row.try_get(at + 6).map_err(classify)?,
+        version: row.try_get(at + 7).map_err(classify)?,
+    })
+}
+
+fn user_from_row(row: &Row) -> Result<User, Error> {
+    user_at(row, 0)
+}
+
+/// Maps a PostgreSQL error to what it means for the caller. Lost
+/// connections, an overloaded or restarting server, lock timeouts and
+/// serialisation failures are `Unavailable` (503, worth retrying). The text
+/// names no credentials: tokio-postgres never prints the password.
+pub(in crate::store) fn classify(err: tokio_postgres::Error) -> Error {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code().code();
+        if code == "23505" && db.constraint() == Some("users_email_key") {
+            return Error::EmailTaken;
+        }
+        // 08 connection, 40 rollback (serialisation, deadlock), 53 resources
+        // (disk full, too many connections), 55P03 lock not available, 57
+        // operator intervention (shutdown, restart), 58 system error.
+        return if ["08", "40", "53", "57", "58"].contains(&&code[..2]) || code == "55P03" {
+            Error::Unavailable(format!("PostgreSQL: {} ({code})", db.message()))
+        } else {
+            Error::Internal(format!("PostgreSQL: {} ({code})", db.message()))
+        };
+    }
+    let lost = err.is_closed()
+        || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
+    if lost {
+        Error::Unavailable(format!("PostgreSQL connection: {err}"))
+    } else {
+        Error::Internal(format!("PostgreSQL: {err}"))
+    }
+}
+
+/// Taken for the whole migration, so instances starting together migrate
+/// one after the other ("user-api:migrate" would do as well as any number).
+const MIGRATION_LOCK: i64 = 0x7573_6572_2d6d_6967;
+
+/// Brings the schema to `migrations::LATEST_VERSION` in one transaction
+/// under an advisory lock: several instances may start at once on one
+/// database.
+async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
+    let tx = client.transaction().await.map_err(classify)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(classify)?;
+    tx.batch_execute(
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS user_api_schema (version BIGINT NOT NULL);
+         INSERT INTO user_api_schema (version)
+             SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM user_api_schema);",
+    )
+    .await
+    .map_err(classify)?;
+    let found: i64 = tx
+        .query_one("SELECT version FROM user_api_schema", &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(classify)?;
+    migrations::refuse_newer(found)?;
+    for &(version, sql) in migrations::POSTGRES.iter().filter(|(v, _)| *v > found) {
+        tx.batch_execute(sql).await.map_err(classify)?;
+        tx.execute("UPDATE user_api_schema SET version = $1", &[&version])
+            .await
+            .map_err(classify)?;
+        tracing::info!(version, "applied schema migration");
+    }
+    tx.commit().await.map_err(classify)
+}

@@ -1,0 +1,320 @@
+//! Accounts on PostgreSQL: create, read, list, change, delete, each one
+//! transaction; across instances the rules that need other rows hold by
+//! row locks, an advisory lock and constraints, never by memory.
+
+use super::outbox::insert_events;
+use super::{
+    classify, engine::timed, one, run, user_at, user_from_row, PostgresStore, Tx,
+    CREDENTIALS_BY_EMAIL, USER_BY_ID, USER_COLUMNS,
+};
+use crate::domain::policy::removes_an_admin;
+use crate::domain::throttle::cleared_by_password_set;
+use crate::domain::{Email, Role, User, UserId};
+use crate::store::outbox::{create_events, delete_events, update_events, written};
+use crate::store::{
+    now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
+    UserChanges, UserFilter,
+};
+
+/// Serialises the changes that may remove an admin, on every instance: the
+/// count of the other active admins is read under it, so two concurrent
+/// demotions cannot both see the other admin still there. (Any constant
+/// works; this one spells "user-api" in ASCII.)
+const ADMINS_LOCK: i64 = 0x7573_6572_2d61_7069;
+
+const LOCKED_USER_BY_ID: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE id = $1 FOR UPDATE"
+);
+
+impl PostgresStore {
+    pub async fn create_user(
+        &self,
+        user: NewUserRow,
+        reply: Option<IdempotencyClaim>,
+    ) -> Result<User, Error> {
+        timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(classify)?;
+            let insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO users (email, name, name_lower, role, password_hash, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {USER_COLUMNS}"
+                ))
+                .await
+                .map_err(classify)?;
+            let row = tx
+                .query_one(
+                    &insert,
+                    &[
+                        &user.email.as_str(),
+                        &user.name.as_str(),
+                        &user.name.as_str().to_lowercase(),
+                        &user.role.as_str(),
+                        &user.password_hash.0,
+                        &now(),
+                    ],
+                )
+                .await
+                .map_err(classify)?;
+            let created = user_from_row(&row)?;
+            if let Some(claim) = reply {
+                run(&tx,
+                    "UPDATE idempotency_keys SET user_id = $3, version = $4, body = $5
+                     WHERE client = $1 AND key = $2",
+                    &[&claim.client, &claim.key, &created.id.0, &created.version, &reply_body(&created)?],
+                )
+                .await
+                .map_err(classify)?;
+            }
+            let events = create_events(&created)?;
+            insert_events(&tx, &events).await?;
+            tx.commit().await.map_err(classify)?;
+            written(&events);
+            Ok(created)
+        })
+        .await
+    }
+
+    pub async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old: String,
+        new: String,
+    ) -> Result<(), Error> {
+        timed(async {
+            let client = self.client().await?;
+            run(
+                &client,
+                "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                &[&id.0, &old, &new],
+            )
+            .await
+            .map(drop)
+            .map_err(classify)
+        })
+        .await
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {
+        timed(async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(USER_BY_ID).await.map_err(classify)?;
+            client
+                .query_opt(&stmt, &[&id.0])
+                .await
+                .map_err(classify)?
+                .map(|r| user_from_row(&r))
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>, Error> {
+        timed(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(CREDENTIALS_BY_EMAIL)
+                .await
+                .map_err(classify)?;
+            client
+                .query_opt(&stmt, &[&email.as_str()])
+                .await
+                .map_err(classify)?
+                .map(|r| Ok((user_from_row(&r)?, r.try_get(8).map_err(classify)?)))
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: Page,
+    ) -> Result<(Vec<User>, u64), Error> {
+        // One statement, so the count and the page see the same snapshot;
+        // `strpos` matches `q` literally (no LIKE wildcards). The page is
+        // joined to the count so an empty page still brings the count.
+        const WHERE: &str =
+            "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(name_lower, $1) > 0)
+             AND ($2::boolean IS NULL OR is_active = $2) AND ($3::text IS NULL OR role = $3)";
+        let (after, skip, limit) = page.bounds();
+        let role = filter.role.map(Role::as_str);
+        timed(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(&format!(
+                    "SELECT total.n, page.* FROM (SELECT count(*) AS n FROM users WHERE {WHERE}) total
+                     LEFT JOIN LATERAL (SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > $4
+                         ORDER BY id LIMIT $5 OFFSET $6) page ON true"
+                ))
+                .await
+                .map_err(classify)?;
+            let rows = client
+                .query(
+                    &stmt,
+                    &[&filter.q, &filter.is_active, &role, &after, &limit, &skip],
+                )
+                .await
+                .map_err(classify)?;
+            let total: i64 = match rows.first() {
+                Some(row) => row.try_get(0).map_err(classify)?,
+                None => 0,
+            };
+            let mut users = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if row.try_get::<_, Option<i64>>(1).map_err(classify)?.is_some() {
+                    users.push(user_at(row, 1)?);
+                }
+            }
+            Ok((users, total as u64))
+        })
+        .await
+    }
+
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        changes: UserChanges,
+        expected_version: Option<i64>,
+        revocation: Option<TokenRevocation>,
+    ) -> Result<User, Error> {
+        timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(classify)?;
+            let current = locked_user(&tx, id, expected_version).await?;
+            if !changes.changes_anything(&current) {
+                return Ok(current);
+            }
+            if removes_an_admin(&current, changes.role, changes.is_active)
+                && other_active_admins(&tx, id).await? == 0
+            {
+                return Err(Error::LastAdmin);
+            }
+            let update = tx
+                .prepare_cached(&format!(
+                    "UPDATE users SET
+                        email = coalesce($2, email),
+                        name = coalesce($3, name),
+                        name_lower = coalesce($4, name_lower),
+                        password_hash = coalesce($5, password_hash),
+                        is_active = coalesce($6, is_active),
+                        role = coalesce($7, role),
+                        version = version + 1,
+                        updated_at = $8
+                     WHERE id = $1 RETURNING {USER_COLUMNS}"
+                ))
+                .await
+                .map_err(classify)?;
+            let row = tx
+                .query_one(
+                    &update,
+                    &[
+                        &id.0,
+                        &changes.email.as_ref().map(Email::as_str),
+                        &changes.name.as_ref().map(|n| n.as_str()),
+                        &changes.name.as_ref().map(|n| n.as_str().to_lowercase()),
+                        &changes.password_hash.as_ref().map(|h| h.0.as_str()),
+                        &changes.is_active,
+                        &changes.role.map(Role::as_str),
+                        &now(),
+                    ],
+                )
+                .await
+                .map_err(classify)?;
+            let updated = user_from_row(&row)?;
+            if changes.password_hash.is_some() {
+                let [before, after] = cleared_by_password_set(&current.email, &updated.email);
+                run(
+                    &tx,
+                    "DELETE FROM signin_failures WHERE key IN ($1, $2)",
+                    &[&before, &after],
+                )
+                .await
+                .map_err(classify)?;
+            }
+            let ends_tokens = revocation_after(&changes, revocation);
+            if let Some(keep) = ends_tokens {
+                let keep = keep.map(|k| k.0.to_vec());
+                run(
+                    &tx,
+                    "DELETE FROM tokens WHERE user_id = $1 AND ($2::bytea IS NULL OR hash <> $2)",
+                    &[&id.0, &keep],
+                )
+                .await
+                .map_err(classify)?;
+            }
+            let events = update_events(&current, &updated, &changes, ends_tokens.is_some())?;
+            insert_events(&tx, &events).await?;
+            tx.commit().await.map_err(classify)?;
+            written(&events);
+            Ok(updated)
+        })
+        .await
+    }
+
+    pub async fn delete_user(
+        &self,
+        id: UserId,
+        expected_version: Option<i64>,
+    ) -> Result<(), Error> {
+        timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(classify)?;
+            let current = locked_user(&tx, id, expected_version).await?;
+            if current.is_admin() && current.is_active && other_active_admins(&tx, id).await? == 0 {
+                return Err(Error::LastAdmin);
+            }
+            // Tokens go with the user (ON DELETE CASCADE).
+            run(&tx, "DELETE FROM users WHERE id = $1", &[&id.0])
+                .await
+                .map_err(classify)?;
+            let events = delete_events(&current)?;
+            insert_events(&tx, &events).await?;
+            tx.commit().await.map_err(classify)?;
+            written(&events);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The user, locked until the transaction ends, checked against `If-Match`.
+async fn locked_user(
+    tx: &Tx<'_>,
+    id: UserId,
+    expected_version: Option<i64>,
+) -> Result<User, Error> {
+    let stmt = tx
+        .prepare_cached(LOCKED_USER_BY_ID)
+        .await
+        .map_err(classify)?;
+    let row = tx
+        .query_opt(&stmt, &[&id.0])
+        .await
+        .map_err(classify)?
+        .ok_or(Error::NotFound)?;
+    let current = user_from_row(&row)?;
+    match expected_version {
+        Some(v) if v != current.version => Err(Error::StaleVersion),
+        _ => Ok(current),
+    }
+}
+
+/// Counts the other active admins under `ADMINS_LOCK`. Read committed: the
+/// count is a new snapshot taken after the lock, so it sees a demotion that
+/// another instance committed while this one waited.
+async fn other_active_admins(tx: &Tx<'_>, id: UserId) -> Result<i64, Error> {
+    run(tx, "SELECT pg_advisory_xact_lock($1)", &[&ADMINS_LOCK])
+        .await
+        .map_err(classify)?;
+    one(
+        tx,
+        "SELECT count(*) FROM users WHERE role = 'admin' AND is_active AND id <> $1",
+        &[&id.0],
+    )
+    .await
+    .and_then(|r| r.try_get(0))
+    .map_err(classify)
+}
