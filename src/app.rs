@@ -12,11 +12,17 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::{Accounts, SignupLimiter};
+use crate::accounts::{Accounts, EventSettings, SignupLimiter};
 use crate::auth::hashing::Hasher;
-use crate::cli::{HashArgs, ServeArgs, StoreArgs};
+use crate::cli::{EventArgs, HashArgs, ServeArgs, StoreArgs, WebhookSecrets};
 use crate::domain::throttle::ThrottleRules;
 use crate::domain::PasswordPolicy;
+use crate::events::nats::NatsSink;
+use crate::events::relay::{
+    nats_sink_name, run_sink, webhook_sink_name, RetrySchedule, Sink, Wake,
+};
+use crate::events::signature::WebhookSecret;
+use crate::events::webhook::WebhookSink;
 use crate::http::connections::CappedListener;
 use crate::http::{self, AppState, StateParts, WebSettings};
 use crate::store::{OpenOptions, Store};
@@ -36,6 +42,8 @@ pub enum StartError {
     },
     #[error("invalid hashing parameters: {0}")]
     Hashing(#[from] crate::auth::Error),
+    #[error("events: {0}")]
+    Events(String),
 }
 
 pub struct App {
@@ -46,6 +54,8 @@ pub struct App {
     shutdown_grace: Duration,
     max_connections: usize,
     prune_interval: Duration,
+    sinks: Vec<Arc<Sink>>,
+    retry_schedule: RetrySchedule,
 }
 
 /// Opens the store named by the flags (running migrations).
@@ -60,6 +70,36 @@ pub async fn open_store(args: &StoreArgs) -> Result<Store, StartError> {
             url: args.database_url.to_string(),
             source,
         })
+}
+
+/// The names the configured sinks have in the outbox.
+fn sink_names(args: &EventArgs) -> Vec<String> {
+    let webhooks = args.webhook_url.iter().map(|url| webhook_sink_name(url));
+    let nats = args
+        .nats_url
+        .iter()
+        .map(|_| nats_sink_name(&args.nats_stream));
+    webhooks.chain(nats).collect()
+}
+
+/// The sinks the flags configure. Connecting is left to the first
+/// delivery: a sink that is down never stops the service from starting.
+fn sinks(args: &EventArgs) -> Result<Vec<Arc<Sink>>, StartError> {
+    let mut sinks = Vec::new();
+    if let Some(WebhookSecrets(secrets)) = &args.webhook_secret {
+        let secrets: Arc<[WebhookSecret]> = secrets.clone().into();
+        for url in &args.webhook_url {
+            let sink =
+                WebhookSink::new(url.clone(), secrets.clone()).map_err(StartError::Events)?;
+            sinks.push(Arc::new(Sink::Webhook(sink)));
+        }
+    }
+    if let Some(url) = &args.nats_url {
+        let sink = NatsSink::new(url, &args.nats_subject_prefix, &args.nats_stream)
+            .map_err(|e| StartError::Events(e.to_string()))?;
+        sinks.push(Arc::new(Sink::Nats(Box::new(sink))));
+    }
+    Ok(sinks)
 }
 
 /// The account use cases over an opened store, as `serve` and `admin` use them.
@@ -80,6 +120,13 @@ pub fn accounts(
         throttle: ThrottleRules::default(),
         request_timeout: args.map_or(Duration::from_secs(30), |a| a.request_timeout),
         signin_gate: Default::default(),
+        events: EventSettings {
+            wake: Wake::default(),
+            retention: args.map_or(Duration::from_secs(7 * 86_400), |a| {
+                a.events.event_retention
+            }),
+            sinks: args.map(|a| sink_names(&a.events)).unwrap_or_default(),
+        },
     })
 }
 
@@ -105,6 +152,14 @@ impl App {
             crate::metrics::handle();
         }
         let store = open_store(&args.store).await?;
+        let sinks = sinks(&args.events)?;
+        store
+            .open_sinks(sinks.iter().map(|s| s.name()).collect())
+            .await
+            .map_err(|source| StartError::Store {
+                url: args.store.database_url.to_string(),
+                source,
+            })?;
         let accounts = accounts(store, &args.hashing, Some(&args))?;
         let state = AppState::new(StateParts {
             accounts: Arc::new(accounts),
@@ -118,6 +173,7 @@ impl App {
             shutdown: CancellationToken::new(),
             websockets: TaskTracker::new(),
             websocket_slots: Arc::new(Semaphore::new(args.max_websockets as usize)),
+            event_stream_slots: Arc::new(Semaphore::new(args.events.max_event_streams as usize)),
         });
         Ok(Self {
             listener,
@@ -127,6 +183,8 @@ impl App {
             shutdown_grace: args.shutdown_grace,
             max_connections: args.max_connections as usize,
             prune_interval: args.prune_interval,
+            sinks,
+            retry_schedule: args.events.webhook_retry_schedule.clone(),
         })
     }
 
@@ -168,6 +226,19 @@ impl App {
         if let Some(listener) = self.metrics {
             tokio::spawn(crate::metrics::serve(listener, token.clone()));
         }
+        // The relay stops with the listener; what it had not recorded is
+        // delivered again by the next start (at least once).
+        let relay = TaskTracker::new();
+        for sink in &self.sinks {
+            relay.spawn(run_sink(
+                self.state.accounts.store.clone(),
+                sink.clone(),
+                self.retry_schedule.clone(),
+                self.state.accounts.events.wake.clone(),
+                token.clone(),
+            ));
+        }
+        relay.close();
         tokio::spawn(prune_every(
             self.prune_interval,
             self.state.accounts.clone(),
@@ -191,6 +262,7 @@ impl App {
         }
         websockets.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), websockets.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), relay.wait()).await;
         Ok(())
     }
 }

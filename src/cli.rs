@@ -10,6 +10,8 @@ use ipnet::IpNet;
 
 use crate::config::{parse_duration, parse_net, parse_origin, parse_ttl};
 use crate::domain::policy::SignupMode;
+use crate::events::relay::RetrySchedule;
+use crate::events::signature::{parse_secrets, WebhookSecret};
 use crate::store::DatabaseUrl;
 pub use crate::telemetry::LogFormat;
 
@@ -224,11 +226,89 @@ pub struct ServeArgs {
     #[arg(long, env = "USER_API_PRUNE_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub prune_interval: Duration,
 
+    #[command(flatten)]
+    pub events: EventArgs,
+
     /// On SIGTERM/SIGINT, how long `/health/ready` answers 503 while the
     /// service still accepts connections, so a load balancer stops sending
     /// new requests before the listener closes. `0s` closes at once.
     #[arg(long, env = "USER_API_SHUTDOWN_GRACE", default_value = "1s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+}
+
+/// Where events go, and how long they are kept (the contract's "Events").
+#[derive(Debug, Clone, Args)]
+pub struct EventArgs {
+    /// Comma-separated webhook endpoints (http:// or https://) that every
+    /// event is POSTed to, signed per Standard Webhooks. Needs
+    /// --webhook-secret.
+    #[arg(long, env = "USER_API_WEBHOOK_URL", value_delimiter = ',', value_parser = parse_webhook_url, requires = "webhook_secret")]
+    pub webhook_url: Vec<String>,
+
+    /// The Standard Webhooks secret (`whsec_` + base64); two, comma-separated,
+    /// while rotating: both sign every request.
+    #[arg(long, env = "USER_API_WEBHOOK_SECRET", value_parser = parse_webhook_secrets, hide_env_values = true)]
+    pub webhook_secret: Option<WebhookSecrets>,
+
+    /// Waits between delivery attempts; after the last, a delivery is
+    /// marked failed (`user-api events retry` queues it again).
+    #[arg(long, env = "USER_API_WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h", value_parser = parse_retry_schedule)]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// Open `GET /events` streams at most; past it a stream request gets 503.
+    #[arg(long, env = "USER_API_MAX_EVENT_STREAMS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_event_streams: u32,
+
+    /// NATS server (nats://host:4222, or tls://) whose JetStream receives
+    /// every event; off unless set.
+    #[arg(long, env = "USER_API_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// Events are published to `{prefix}.{type}`, e.g. user-api.user.created.
+    #[arg(long, env = "USER_API_NATS_SUBJECT_PREFIX", default_value = "user-api")]
+    pub nats_subject_prefix: String,
+
+    /// The JetStream stream (subjects `{prefix}.>`), created when missing.
+    #[arg(long, env = "USER_API_NATS_STREAM", default_value = "USER_API_EVENTS")]
+    pub nats_stream: String,
+
+    /// How long events stay readable after every sink took them, e.g. 7d.
+    #[arg(long, env = "USER_API_EVENT_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub event_retention: Duration,
+}
+
+/// The webhook secrets as given; `Debug` hides them.
+#[derive(Clone)]
+pub struct WebhookSecrets(pub Vec<WebhookSecret>);
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookSecrets({} redacted)", self.0.len())
+    }
+}
+
+fn parse_webhook_secrets(raw: &str) -> Result<WebhookSecrets, String> {
+    parse_secrets(raw).map(WebhookSecrets)
+}
+
+/// An absolute http(s) URL with a host.
+fn parse_webhook_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let url: reqwest::Url = raw
+        .parse()
+        .map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{raw:?} must be an http:// or https:// URL"));
+    }
+    Ok(raw.to_owned())
+}
+
+/// `5s,5m,30m`: one wait per retry, each greater than zero.
+fn parse_retry_schedule(raw: &str) -> Result<RetrySchedule, String> {
+    raw.split(',')
+        .map(|wait| parse_duration(wait.trim()).map_err(|e| format!("{wait:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(RetrySchedule)
 }
 
 /// `open` or `closed`, listed in `--help`.

@@ -13,6 +13,8 @@ pub mod cli;
 pub mod config;
 /// The rules of an account: valid values and who may do what.
 pub mod domain;
+/// Events leaving the service: the relay and its sinks.
+pub mod events;
 /// Routes, middleware, wire types, error responses.
 pub mod http;
 /// Prometheus metrics on their own listener.

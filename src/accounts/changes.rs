@@ -52,6 +52,7 @@ impl Accounts {
             .store
             .update_user(id, changes, expected_version, revocation)
             .await?;
+        self.wrote_events();
         if caller.user.is_admin()
             && (caller.user.id != id || patch.role.is_some() || patch.is_active.is_some())
         {
@@ -80,6 +81,7 @@ impl Accounts {
         self.store
             .delete_user_unless_last_admin(id, expected_version)
             .await?;
+        self.wrote_events();
         if caller.is_admin() && caller.id != id {
             tracing::info!(target: "user_api::audit", actor = caller.id.0, subject = id.0, "admin deleted user");
         }

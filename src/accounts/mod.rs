@@ -17,6 +17,8 @@ use crate::auth::tokens::{Bearer, TokenHash};
 use crate::domain::policy::{self, Denied, SignupMode};
 use crate::domain::throttle::ThrottleRules;
 use crate::domain::{PasswordPolicy, User, UserId};
+use crate::events::relay::Wake;
+use crate::store::outbox::StoredEvent;
 use crate::store::{self, Store};
 
 /// `GET /users` filters and pages, as the HTTP layer builds them.
@@ -63,6 +65,9 @@ pub enum Error {
     /// Something that should not happen; the cause is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Events after the reader's position were already pruned.
+    #[error("events after {after} were pruned")]
+    EventsPruned { after: i64 },
     #[error(transparent)]
     Auth(#[from] crate::auth::Error),
 }
@@ -118,6 +123,20 @@ pub struct Accounts {
     /// idempotency key still unfinished after it was abandoned.
     pub request_timeout: Duration,
     pub signin_gate: AccountGate,
+    /// The outbox's side of the use cases: who to wake after a change, and
+    /// how long events are kept.
+    pub events: EventSettings,
+}
+
+/// What the use cases need to know of events.
+#[derive(Clone, Default)]
+pub struct EventSettings {
+    /// Woken after every change that wrote events (the relay, the streams).
+    pub wake: Wake,
+    /// Events stay this long after every configured sink took them.
+    pub retention: Duration,
+    /// The configured sinks' names: pruning waits for each of them.
+    pub sinks: Vec<String>,
 }
 
 impl Accounts {
@@ -141,7 +160,16 @@ impl Accounts {
             limiter.prune();
         }
         let keys_before = store::now() - IDEMPOTENCY_TTL_SECS;
-        Ok(self.store.prune(self.throttle, keys_before).await?)
+        let mut rows = self.store.prune(self.throttle, keys_before).await?;
+        let retention = i64::try_from(self.events.retention.as_millis()).unwrap_or(i64::MAX);
+        rows += self
+            .store
+            .prune_events(
+                store::now_ms().saturating_sub(retention),
+                self.events.sinks.clone(),
+            )
+            .await?;
+        Ok(rows)
     }
 
     /// Whether the store answers (readiness).
@@ -156,6 +184,36 @@ impl Accounts {
     pub async fn get(&self, caller: &User, id: UserId) -> Result<User, Error> {
         policy::may_see(caller, id)?;
         self.store.user(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// `GET /events` (admins): up to `limit` events after `after`, or from
+    /// the oldest kept one; refused when events after `after` are gone.
+    pub async fn events(
+        &self,
+        caller: &User,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        policy::may_list(caller)?;
+        self.events_after(after, limit).await
+    }
+
+    /// The feed without the caller check, for a stream already authorized.
+    pub async fn events_after(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        let page = self.store.events_after(after.unwrap_or(0), limit).await?;
+        match after {
+            Some(after) if after < page.pruned_through => Err(Error::EventsPruned { after }),
+            _ => Ok(page.events),
+        }
+    }
+
+    /// Tells the relay and the streams that events were committed.
+    pub(super) fn wrote_events(&self) {
+        self.events.wake.notify();
     }
 
     pub async fn list(

@@ -148,7 +148,7 @@ impl Accounts {
 
     async fn create(&self, new: NewUser, reply: Option<IdempotencyClaim>) -> Result<User, Error> {
         let password_hash = PasswordHash(self.hasher.hash(new.password).await?);
-        Ok(self
+        let created = self
             .store
             .create_user(
                 NewUserRow {
@@ -159,6 +159,8 @@ impl Accounts {
                 },
                 reply,
             )
-            .await?)
+            .await?;
+        self.wrote_events();
+        Ok(created)
     }
 }

@@ -36,7 +36,7 @@ const BACKOFF: Duration = Duration::from_secs(1);
 /// Where events go.
 pub enum Sink {
     Webhook(WebhookSink),
-    Nats(NatsSink),
+    Nats(Box<NatsSink>),
 }
 
 impl Sink {
@@ -44,8 +44,8 @@ impl Sink {
     /// restarts as long as its configuration is.
     pub fn name(&self) -> String {
         match self {
-            Sink::Webhook(w) => format!("webhook:{}", w.url()),
-            Sink::Nats(n) => format!("nats:{}", n.stream()),
+            Sink::Webhook(w) => webhook_sink_name(w.url()),
+            Sink::Nats(n) => nats_sink_name(n.stream()),
         }
     }
 
@@ -59,6 +59,14 @@ impl Sink {
                 .map_err(|e| e.to_string()),
         }
     }
+}
+
+pub fn webhook_sink_name(url: &str) -> String {
+    format!("webhook:{url}")
+}
+
+pub fn nats_sink_name(stream: &str) -> String {
+    format!("nats:{stream}")
 }
 
 /// The waits between attempts (`--webhook-retry-schedule`).
@@ -170,6 +178,7 @@ fn oldest_undelivered(progress: &SinkProgress) -> f64 {
 
 /// One user's share of a round: their due parked events (only when the
 /// first is the user's head), then their fresh ones, in `seq` order.
+#[derive(Default)]
 struct UserQueue {
     parked: Vec<(StoredEvent, i64)>,
     fresh: Vec<StoredEvent>,
@@ -181,20 +190,15 @@ struct UserQueue {
 async fn round(sink: &Sink, name: &str, work: SinkWork, schedule: &RetrySchedule) -> SinkProgress {
     let delivered_through = work.fresh.last().map(|e| e.seq);
     let mut users: HashMap<i64, UserQueue> = HashMap::new();
-    let queue = |users: &mut HashMap<i64, UserQueue>, user| {
-        users.entry(user).or_insert_with(|| UserQueue {
-            parked: Vec::new(),
-            fresh: Vec::new(),
-            blocked: false,
-        })
-    };
     for parked in work.due {
-        queue(&mut users, parked.event.user_id)
+        users
+            .entry(parked.event.user_id)
+            .or_default()
             .parked
             .push((parked.event, parked.attempts));
     }
     for event in work.fresh {
-        queue(&mut users, event.user_id).fresh.push(event);
+        users.entry(event.user_id).or_default().fresh.push(event);
     }
     for (user, q) in users.iter_mut() {
         if let Some(head) = work.heads.get(user) {
@@ -285,7 +289,10 @@ mod tests {
         );
         assert!(matches!(
             schedule.after_failure(2, "e".into(), 0),
-            Outcome::Retry { next_at_ms: 300_000, .. }
+            Outcome::Retry {
+                next_at_ms: 300_000,
+                ..
+            }
         ));
         assert!(matches!(
             schedule.after_failure(3, "e".into(), 0),

@@ -12,7 +12,7 @@ use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, problem, token, users, ws};
+use super::{events, health, problem, token, users, ws};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use super::{health, problem, token, users, ws};
         health::health, health::ready,
         users::create_user, users::me, users::list_users, users::get_user, users::update_user, users::delete_user,
         token::issue_token, token::revoke_token,
+        events::list_events,
         ws::echo,
     ),
     components(schemas(problem::Problem, problem::OAuthErrorOut, crate::domain::FieldError)),
@@ -29,6 +30,7 @@ use super::{health, problem, token, users, ws};
         (name = "users", description = "Accounts"),
         (name = "auth", description = "Access tokens"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "events", description = "Every committed change to a user, in commit order"),
         (name = "websocket", description = "Echo socket"),
     )
 )]

@@ -5,6 +5,7 @@
 pub mod bodies;
 pub mod connections;
 pub mod docs;
+pub mod events;
 pub mod extract;
 mod health;
 pub mod list_query;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(users::update_user)
                 .delete(users::delete_user),
         )
+        .route("/events", get(events::list_events))
         .route("/token", post(token::issue_token))
         .route("/token/revoke", post(token::revoke_token))
         .route("/ws/{client_id}", get(ws::echo))

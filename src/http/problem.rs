@@ -25,6 +25,8 @@ pub enum ApiError {
     },
     Forbidden(&'static str),
     NotFound(&'static str),
+    /// 410: what the client asked for existed once and is gone for good.
+    Gone(&'static str),
     EmailTaken,
     Conflict(&'static str),
     PreconditionFailed,
@@ -124,6 +126,7 @@ impl IntoResponse for ApiError {
             }
             Forbidden(detail) => problem(StatusCode::FORBIDDEN, detail, None),
             NotFound(detail) => problem(StatusCode::NOT_FOUND, detail, None),
+            Gone(detail) => problem(StatusCode::GONE, detail, None),
             EmailTaken => problem(StatusCode::BAD_REQUEST, "Email already registered", None),
             Conflict(detail) => problem(StatusCode::CONFLICT, detail, None),
             PreconditionFailed => problem(
@@ -225,6 +228,9 @@ impl From<accounts::Error> for ApiError {
             EmailTaken => ApiError::EmailTaken,
             LastAdmin => ApiError::Conflict("This would leave no active admin"),
             StaleVersion => ApiError::PreconditionFailed,
+            EventsPruned { .. } => ApiError::Gone(
+                "Events after this position were already pruned; read from the oldest kept event (no `after`)",
+            ),
             Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 ApiError::Unavailable {

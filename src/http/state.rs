@@ -42,6 +42,8 @@ pub struct StateParts {
     pub websockets: TaskTracker,
     /// One permit per WebSocket that may be open (`--max-websockets`).
     pub websocket_slots: Arc<Semaphore>,
+    /// One permit per event stream that may be open (`--max-event-streams`).
+    pub event_stream_slots: Arc<Semaphore>,
 }
 
 /// Settings only the HTTP layer uses.
