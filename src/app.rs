@@ -18,9 +18,7 @@ use crate::cli::{EventArgs, HashArgs, ServeArgs, StoreArgs, WebhookSecrets};
 use crate::domain::throttle::ThrottleRules;
 use crate::domain::PasswordPolicy;
 use crate::events::nats::NatsSink;
-use crate::events::relay::{
-    nats_sink_name, run_sink, webhook_sink_name, RetrySchedule, Sink, Wake,
-};
+use crate::events::relay::{nats_sink_name, webhook_sink_name, RetrySchedule, Sink, Wake};
 use crate::events::signature::WebhookSecret;
 use crate::events::webhook::WebhookSink;
 use crate::http::connections::CappedListener;
@@ -228,17 +226,13 @@ impl App {
         }
         // The relay stops with the listener; what it had not recorded is
         // delivered again by the next start (at least once).
-        let relay = TaskTracker::new();
-        for sink in &self.sinks {
-            relay.spawn(run_sink(
-                self.state.accounts.store.clone(),
-                sink.clone(),
-                self.retry_schedule.clone(),
-                self.state.accounts.events.wake.clone(),
-                token.clone(),
-            ));
-        }
-        relay.close();
+        let relay = tokio::spawn(crate::events::relay::run(
+            self.state.accounts.store.clone(),
+            self.sinks,
+            self.retry_schedule,
+            self.state.accounts.events.wake.clone(),
+            token.clone(),
+        ));
         tokio::spawn(prune_every(
             self.prune_interval,
             self.state.accounts.clone(),
@@ -262,7 +256,7 @@ impl App {
         }
         websockets.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), websockets.wait()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), relay.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
         Ok(())
     }
 }

@@ -40,6 +40,16 @@ pub enum Command {
     /// Copy or back up a whole user store.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Manage the delivery of events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Queue every delivery that failed for good (its retry schedule used
+    /// up) again, due now; a running service delivers them.
+    Retry(StoreArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,9 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
-use user_api::cli::{AdminCommand, AdminCreateArgs, Cli, Command, DbCommand, LogFormat};
+use user_api::cli::{
+    AdminCommand, AdminCreateArgs, Cli, Command, DbCommand, EventsCommand, LogFormat,
+};
 use user_api::domain::{NewUser, NewUserFields, PasswordPolicy, Violations};
 use user_api::{app, telemetry, App};
 
@@ -58,6 +60,13 @@ fn main() -> ExitCode {
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("{done}");
+                Ok(())
+            }
+            Command::Events(EventsCommand::Retry(args)) => {
+                telemetry::init(LogFormat::Text);
+                let store = app::open_store(&args).await.map_err(|e| e.to_string())?;
+                let queued = store.retry_failed().await.map_err(|e| e.to_string())?;
+                println!("{queued} failed deliveries queued again");
                 Ok(())
             }
             Command::Openapi => {

@@ -110,8 +110,69 @@ impl Wake {
     }
 }
 
+/// How often an instance without the deliverer's turn asks for it, and
+/// the holder checks it still has it: another instance takes over within
+/// this (plus a round) after the holder dies.
+const LEASE_CHECK: Duration = Duration::from_secs(2);
+
+/// Delivers to every sink while this instance holds the deliverer's turn
+/// (always on SQLite; one instance at a time on PostgreSQL), until `stop`.
+pub async fn run(
+    store: Store,
+    sinks: Vec<Arc<Sink>>,
+    schedule: RetrySchedule,
+    wake: Wake,
+    stop: CancellationToken,
+) {
+    if sinks.is_empty() {
+        return;
+    }
+    while !stop.is_cancelled() {
+        let lease = match store.deliverer_lease().await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                pause(&stop, LEASE_CHECK).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask for the deliverer's turn");
+                pause(&stop, LEASE_CHECK).await;
+                continue;
+            }
+        };
+        tracing::info!(sinks = sinks.len(), "this instance delivers events");
+        metrics::gauge!("events_deliverer").set(1.0);
+        let leading = stop.child_token();
+        let tasks = tokio_util::task::TaskTracker::new();
+        for sink in &sinks {
+            tasks.spawn(run_sink(
+                store.clone(),
+                sink.clone(),
+                schedule.clone(),
+                wake.clone(),
+                leading.clone(),
+            ));
+        }
+        tasks.close();
+        loop {
+            pause(&stop, LEASE_CHECK).await;
+            if stop.is_cancelled() {
+                break;
+            }
+            if !lease.is_held().await {
+                tracing::warn!("lost the deliverer's turn; another instance may take it");
+                break;
+            }
+        }
+        leading.cancel();
+        tasks.wait().await;
+        metrics::gauge!("events_deliverer").set(0.0);
+        drop(lease);
+    }
+}
+
 /// Runs one sink until `stop`.
-pub async fn run_sink(
+async fn run_sink(
     store: Store,
     sink: Arc<Sink>,
     schedule: RetrySchedule,

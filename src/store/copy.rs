@@ -7,6 +7,13 @@
 //! transaction, so a failed copy leaves it as it was. Then the target is
 //! read back and compared with the source: row counts per table and a
 //! SHA-256 over every value, in a backend-neutral form.
+//!
+//! Besides the rows, three numbers travel: the next user id and the next
+//! event `seq` (the sequences, so neither is ever handed out twice, even
+//! when the newest users or events were deleted or pruned), and the outbox's
+//! `event_log.pruned_through` (its single row, which the migration creates
+//! on both sides, so it is updated rather than copied and never makes an
+//! empty target look taken).
 
 use std::fmt::Write as _;
 
@@ -28,7 +35,9 @@ struct Table {
     columns: &'static [(&'static str, Kind)],
 }
 
-/// Every table of the schema, parents first (tokens refer to users).
+/// Every table of the schema, parents first (tokens refer to users; the
+/// outbox has no foreign keys, its deliveries refer to events by `seq`).
+/// `event_log` is not here: it is `Snapshot::pruned_through`.
 const TABLES: &[Table] = &[
     Table {
         name: "users",
@@ -75,6 +84,33 @@ const TABLES: &[Table] = &[
             ("created_at", Kind::Int),
         ],
     },
+    Table {
+        name: "events",
+        columns: &[
+            ("seq", Kind::Int),
+            ("id", Kind::Text),
+            ("type", Kind::Text),
+            ("user_id", Kind::Int),
+            ("data", Kind::Text),
+            ("created_at", Kind::Int),
+        ],
+    },
+    Table {
+        name: "event_sinks",
+        columns: &[("sink", Kind::Text), ("delivered_through", Kind::Int)],
+    },
+    Table {
+        name: "event_deliveries",
+        columns: &[
+            ("sink", Kind::Text),
+            ("seq", Kind::Int),
+            ("user_id", Kind::Int),
+            ("attempts", Kind::Int),
+            ("next_attempt_at", Kind::Int),
+            ("failed_at", Kind::Int),
+            ("last_error", Kind::Text),
+        ],
+    },
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,11 +123,17 @@ enum Value {
 
 type Rows = Vec<Vec<Value>>;
 
-/// A whole store in memory: each table's rows, sorted, and the next id the
-/// users table would hand out (ids are never reused, even after a copy).
+/// A whole store in memory: each table's rows, sorted, the next id the
+/// users table and the next `seq` the events table would hand out (neither
+/// is ever reused, even after a copy), and how far events were pruned.
+#[derive(Clone)]
 struct Snapshot {
     tables: Vec<Rows>,
     next_user_id: i64,
+    next_event_seq: i64,
+    /// `event_log.pruned_through`: a feed reader asking for events after
+    /// an older `seq` has missed some (410), on the copy as on the source.
+    pruned_through: i64,
 }
 
 impl Snapshot {
@@ -99,11 +141,23 @@ impl Snapshot {
         self.tables.iter().map(Vec::len).collect()
     }
 
+    /// No rows in any table. The numbers do not count: `event_log`'s row is
+    /// there from the migration on, and a fresh store has them too.
     fn is_empty(&self) -> bool {
         self.tables.iter().all(Vec::is_empty)
     }
 
-    /// SHA-256 over every value, tagged and length-prefixed, table by table.
+    /// The numbers beside the rows, named, in a fixed order.
+    fn numbers(&self) -> [(&'static str, i64); 3] {
+        [
+            ("next user id", self.next_user_id),
+            ("next event seq", self.next_event_seq),
+            ("event_log.pruned_through", self.pruned_through),
+        ]
+    }
+
+    /// SHA-256 over every value, tagged and length-prefixed, table by
+    /// table, then over the numbers.
     fn checksum(&self) -> String {
         let mut digest = Sha256::new();
         for (table, rows) in TABLES.iter().zip(&self.tables) {
@@ -128,6 +182,10 @@ impl Snapshot {
                     }
                 }
             }
+        }
+        for (name, number) in self.numbers() {
+            digest.update(name.as_bytes());
+            digest.update(number.to_be_bytes());
         }
         hex::encode(digest.finalize())
     }
@@ -178,11 +236,17 @@ pub async fn run(from: &DatabaseUrl, to: &DatabaseUrl, overwrite: bool) -> Resul
 
     let copied = read(to).await?;
     let (expected, found) = (source.checksum(), copied.checksum());
-    if copied.counts() != source.counts() || found != expected {
+    if copied.counts() != source.counts()
+        || copied.numbers() != source.numbers()
+        || found != expected
+    {
         return Err(Error::Internal(format!(
-            "the copy differs from the source (counts {:?} against {:?}, checksum {found} against {expected})",
+            "the copy differs from the source (counts {:?} against {:?}, {:?} against {:?}, \
+             checksum {found} against {expected})",
             copied.counts(),
-            source.counts()
+            source.counts(),
+            copied.numbers(),
+            source.numbers()
         )));
     }
     let mut summary = format!("copied {} to {}:", from, to);
@@ -213,10 +277,7 @@ async fn write(url: &DatabaseUrl, snapshot: &Snapshot) -> Result<(), Error> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             let path = path.clone();
-            let snapshot = Snapshot {
-                tables: snapshot.tables.clone(),
-                next_user_id: snapshot.next_user_id,
-            };
+            let snapshot = snapshot.clone();
             tokio::task::spawn_blocking(move || sqlite::write(&path, &snapshot))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?
@@ -229,7 +290,7 @@ mod sqlite {
     use std::path::Path;
 
     use rusqlite::types::{Value as Sql, ValueRef};
-    use rusqlite::{params_from_iter, Connection};
+    use rusqlite::{params, params_from_iter, Connection};
 
     use super::{columns, Rows, Snapshot, Value, TABLES};
     use crate::store::sqlite::classify;
@@ -265,10 +326,25 @@ mod sqlite {
                 .map_err(classify)?;
             tables.push(rows);
         }
-        let next_user_id: i64 = tx
+        // AUTOINCREMENT remembers the largest number ever handed out in
+        // `sqlite_sequence` (no row before the first insert; the largest of
+        // several, as a copy before this one could leave them).
+        let next = |table: &str, key: &str| -> Result<i64, Error> {
+            tx.query_row(
+                &format!(
+                    "SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = '{table}'), 0),
+                                coalesce((SELECT max({key}) FROM {table}), 0)) + 1"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(classify)
+        };
+        let next_user_id = next("users", "id")?;
+        let next_event_seq = next("events", "seq")?;
+        let pruned_through: i64 = tx
             .query_row(
-                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0),
-                            coalesce((SELECT max(id) FROM users), 0)) + 1",
+                "SELECT coalesce((SELECT pruned_through FROM event_log WHERE id = 1), 0)",
                 [],
                 |r| r.get(0),
             )
@@ -276,6 +352,8 @@ mod sqlite {
         Ok(Snapshot {
             tables,
             next_user_id,
+            next_event_seq,
+            pruned_through,
         })
     }
 
@@ -309,9 +387,24 @@ mod sqlite {
                 insert.execute(params_from_iter(values)).map_err(classify)?;
             }
         }
+        // `sqlite_sequence` has no key: a second row for a table would be
+        // ignored (SQLite reads the first), so the old one goes first.
+        for (table, next) in [
+            ("users", snapshot.next_user_id),
+            ("events", snapshot.next_event_seq),
+        ] {
+            tx.execute("DELETE FROM sqlite_sequence WHERE name = ?1", [table])
+                .map_err(classify)?;
+            tx.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)",
+                params![table, next - 1],
+            )
+            .map_err(classify)?;
+        }
         tx.execute(
-            "INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('users', ?1)",
-            [snapshot.next_user_id - 1],
+            "INSERT INTO event_log (id, pruned_through) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through",
+            [snapshot.pruned_through],
         )
         .map_err(classify)?;
         tx.commit().map_err(classify)
@@ -379,27 +472,53 @@ mod postgres {
             }
             tables.push(read);
         }
-        let row = tx
+        // A sequence is outside every snapshot: it may be past the rows
+        // read, which only makes the numbers left out larger.
+        let mut sequence_next = Vec::with_capacity(2);
+        for sequence in ["users_id_seq", "events_seq"] {
+            let row = tx
+                .query_one(
+                    &format!(
+                        "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
+                         FROM {sequence}"
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(classify)?;
+            sequence_next.push(row.try_get::<_, i64>(0).map_err(classify)?);
+        }
+        let pruned_through: i64 = tx
             .query_one(
-                "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
-                 FROM users_id_seq",
+                "SELECT coalesce((SELECT pruned_through FROM event_log WHERE id = 1), 0)",
                 &[],
             )
             .await
+            .map_err(classify)?
+            .try_get(0)
             .map_err(classify)?;
-        let sequence_next: i64 = row.try_get(0).map_err(classify)?;
         tx.commit().await.map_err(classify)?;
-        let max_id = tables[0]
-            .iter()
-            .filter_map(|r| match r.first() {
-                Some(Value::Int(id)) => Some(*id),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
+        // The largest value of the first column (users.id, events.seq).
+        let max_first = |table: &str| {
+            TABLES
+                .iter()
+                .position(|t| t.name == table)
+                .and_then(|i| {
+                    tables[i]
+                        .iter()
+                        .filter_map(|r| match r.first() {
+                            Some(Value::Int(n)) => Some(*n),
+                            _ => None,
+                        })
+                        .max()
+                })
+                .unwrap_or(0)
+        };
         Ok(Snapshot {
+            next_user_id: sequence_next[0].max(max_first("users") + 1),
+            next_event_seq: sequence_next[1].max(max_first("events") + 1),
+            pruned_through,
             tables,
-            next_user_id: sequence_next.max(max_id + 1),
         })
     }
 
@@ -448,13 +567,23 @@ mod postgres {
                 tx.execute(&insert, &refs).await.map_err(classify)?;
             }
         }
-        // The next id is past every id the source ever handed out.
         tx.execute(
-            "SELECT setval('users_id_seq', $1, false)",
-            &[&snapshot.next_user_id],
+            "INSERT INTO event_log (id, pruned_through) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through",
+            &[&snapshot.pruned_through],
         )
         .await
         .map_err(classify)?;
+        // The next id and seq are past every one the source ever handed out.
+        // Last before the commit: `setval` is not undone by a rollback.
+        for (sequence, next) in [
+            ("users_id_seq", snapshot.next_user_id),
+            ("events_seq", snapshot.next_event_seq),
+        ] {
+            tx.execute(&format!("SELECT setval('{sequence}', $1, false)"), &[&next])
+                .await
+                .map_err(classify)?;
+        }
         tx.commit().await.map_err(classify)
     }
 }

@@ -473,6 +473,16 @@ impl Store {
         on_backend!(self, s => s.record_progress(sink, progress).await)
     }
 
+    /// The turn to deliver events, if no other instance has it: on SQLite
+    /// always (one process serves a file); on PostgreSQL while this
+    /// instance holds an advisory lock on a connection of its own.
+    pub async fn deliverer_lease(&self) -> Result<Option<DelivererLease>, Error> {
+        match self {
+            Self::Sqlite(_) => Ok(Some(DelivererLease::Process)),
+            Self::Postgres(s) => Ok(s.deliverer_lease().await?.map(DelivererLease::Postgres)),
+        }
+    }
+
     /// Parks every failed delivery again, due now; returns how many.
     pub async fn retry_failed(&self) -> Result<u64, Error> {
         on_backend!(self, s => s.retry_failed().await)
@@ -482,6 +492,22 @@ impl Store {
     /// took, and failed deliveries that failed before it.
     pub async fn prune_events(&self, before_ms: i64, sinks: Vec<String>) -> Result<u64, Error> {
         on_backend!(self, s => s.prune_events(before_ms, sinks).await)
+    }
+}
+
+/// The turn of one instance to deliver events.
+pub enum DelivererLease {
+    Process,
+    Postgres(postgres::DelivererLease),
+}
+
+impl DelivererLease {
+    /// Whether the turn is still this instance's.
+    pub async fn is_held(&self) -> bool {
+        match self {
+            Self::Process => true,
+            Self::Postgres(lease) => lease.is_held().await,
+        }
     }
 }
 

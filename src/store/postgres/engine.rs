@@ -23,6 +23,8 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct PostgresStore {
     pool: Pool,
+    /// For connections outside the pool (the deliverer's lease).
+    config: tokio_postgres::Config,
 }
 
 fn pool_error(err: PoolError) -> Error {
@@ -62,7 +64,7 @@ impl PostgresStore {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30));
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // A closed connection is noticed without a round trip; one
@@ -78,7 +80,7 @@ impl PostgresStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| Error::Internal(format!("connection pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self { pool, config };
         let mut client = store.client().await?;
         migrate(&mut client).await?;
         Ok(store)
@@ -91,6 +93,24 @@ impl PostgresStore {
         metrics::gauge!("db_pool_connections").set(status.size as f64);
         metrics::gauge!("db_pool_idle_connections").set(status.available as f64);
         client
+    }
+
+    /// A connection of its own, outside the pool: one whose session must
+    /// outlive any single operation (an advisory lock held by it).
+    pub(super) async fn dedicated(
+        &self,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), Error> {
+        let (client, connection) =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls))
+                .await
+                .map_err(|_| Error::Unavailable("no PostgreSQL connection in time".into()))?
+                .map_err(classify)?;
+        let driver = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "a dedicated PostgreSQL connection ended");
+            }
+        });
+        Ok((client, driver))
     }
 
     pub async fn ping(&self) -> Result<(), Error> {

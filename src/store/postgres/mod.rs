@@ -30,6 +30,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 pub use engine::PostgresStore;
+pub use outbox::DelivererLease;
 
 use super::{migrations, Error};
 use crate::domain::{Email, User, UserId};

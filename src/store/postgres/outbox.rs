@@ -329,3 +329,51 @@ impl PostgresStore {
         }
     }
 }
+
+/// Held, on its own connection, by the one instance that delivers events
+/// ("user-dlv"): a session-level advisory lock, so it ends with the
+/// connection, and a `kill -9` of the holder frees it at once.
+const DELIVERER_LOCK: i64 = 0x7573_6572_2d64_6c76;
+
+/// This instance's turn to deliver, while its connection lives.
+pub struct DelivererLease {
+    client: tokio_postgres::Client,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl DelivererLease {
+    /// Whether the lock is still ours: its session answers.
+    pub async fn is_held(&self) -> bool {
+        !self.driver.is_finished()
+            && tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                self.client.simple_query("SELECT 1"),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+impl Drop for DelivererLease {
+    fn drop(&mut self) {
+        // Closing the session frees the lock for another instance.
+        self.driver.abort();
+    }
+}
+
+impl PostgresStore {
+    /// The deliverer's lease if no other instance holds it.
+    pub async fn deliverer_lease(&self) -> Result<Option<DelivererLease>, Error> {
+        let (client, driver) = self.dedicated().await?;
+        let got: bool = timed(async {
+            client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&DELIVERER_LOCK])
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(classify)
+        })
+        .await?;
+        let lease = DelivererLease { client, driver };
+        Ok(got.then_some(lease))
+    }
+}
