@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::accounts::{Accounts, EventSettings, SignupLimiter};
 use crate::auth::hashing::Hasher;
-use crate::cli::{EventArgs, HashArgs, ServeArgs, StoreArgs, WebhookSecrets};
+use crate::cli::{EventArgs, HashArgs, ServeArgs, StoreArgs};
 use crate::domain::throttle::ThrottleRules;
 use crate::domain::PasswordPolicy;
 use crate::events::nats::NatsSink;
@@ -40,7 +40,7 @@ pub enum StartError {
     },
     #[error("invalid hashing parameters: {0}")]
     Hashing(#[from] crate::auth::Error),
-    #[error("events: {0}")]
+    #[error("{0}")]
     Events(String),
 }
 
@@ -84,8 +84,8 @@ fn sink_names(args: &EventArgs) -> Vec<String> {
 /// delivery: a sink that is down never stops the service from starting.
 fn sinks(args: &EventArgs) -> Result<Vec<Arc<Sink>>, StartError> {
     let mut sinks = Vec::new();
-    if let Some(WebhookSecrets(secrets)) = &args.webhook_secret {
-        let secrets: Arc<[WebhookSecret]> = secrets.clone().into();
+    let secrets: Arc<[WebhookSecret]> = args.webhook_secrets().map_err(StartError::Events)?.into();
+    if !secrets.is_empty() {
         for url in &args.webhook_url {
             let sink =
                 WebhookSink::new(url.clone(), secrets.clone()).map_err(StartError::Events)?;
@@ -130,7 +130,9 @@ pub fn accounts(
 
 impl App {
     pub async fn build(args: ServeArgs) -> Result<Self, StartError> {
-        // Bind first: a taken port fails before the database is touched.
+        // Flags first (a bad secret is one line, nothing touched), then the
+        // port: a taken port fails before the database is touched.
+        let sinks = sinks(&args.events)?;
         let listener =
             TcpListener::bind(args.listen)
                 .await
@@ -150,7 +152,6 @@ impl App {
             crate::metrics::handle();
         }
         let store = open_store(&args.store).await?;
-        let sinks = sinks(&args.events)?;
         store
             .open_sinks(sinks.iter().map(|s| s.name()).collect())
             .await

@@ -257,8 +257,10 @@ pub struct EventArgs {
 
     /// The Standard Webhooks secret (`whsec_` + base64); two, comma-separated,
     /// while rotating: both sign every request.
-    #[arg(long, env = "USER_API_WEBHOOK_SECRET", value_parser = parse_webhook_secrets, hide_env_values = true)]
-    pub webhook_secret: Option<WebhookSecrets>,
+    /// Read as given and checked at start (`EventArgs::webhook_secrets`):
+    /// clap's own refusal would quote the value, and a secret never prints.
+    #[arg(long, env = "USER_API_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<RawSecret>,
 
     /// Waits between delivery attempts; after the last, a delivery is
     /// marked failed (`user-api events retry` queues it again).
@@ -287,18 +289,33 @@ pub struct EventArgs {
     pub event_retention: Duration,
 }
 
-/// The webhook secrets as given; `Debug` hides them.
+/// A secret flag's value as given; `Debug` hides it.
 #[derive(Clone)]
-pub struct WebhookSecrets(pub Vec<WebhookSecret>);
+pub struct RawSecret(String);
 
-impl std::fmt::Debug for WebhookSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WebhookSecrets({} redacted)", self.0.len())
+impl From<String> for RawSecret {
+    fn from(raw: String) -> Self {
+        Self(raw)
     }
 }
 
-fn parse_webhook_secrets(raw: &str) -> Result<WebhookSecrets, String> {
-    parse_secrets(raw).map(WebhookSecrets)
+impl std::fmt::Debug for RawSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawSecret(<redacted>)")
+    }
+}
+
+impl EventArgs {
+    /// The Standard Webhooks secrets, or why they are refused (a reason
+    /// that never quotes them).
+    pub fn webhook_secrets(&self) -> Result<Vec<WebhookSecret>, String> {
+        match &self.webhook_secret {
+            Some(RawSecret(raw)) => {
+                parse_secrets(raw).map_err(|reason| format!("--webhook-secret: {reason}"))
+            }
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// An absolute http(s) URL with a host.

@@ -97,9 +97,22 @@ fn usage_error(e: clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
+            // The message up to the usage lines, on one line: clap puts
+            // what is missing (e.g. the required flags) on lines of its own.
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid command line");
-            eprintln!("user-api: {}", first.trim_start_matches("error: "));
+            let message = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.trim_start_matches("error: ");
+            let message = if message.is_empty() {
+                "invalid command line"
+            } else {
+                message
+            };
+            eprintln!("user-api: {message}");
             ExitCode::from(2)
         }
     }

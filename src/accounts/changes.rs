@@ -48,11 +48,11 @@ impl Accounts {
             scope,
             keep: Some(caller.token),
         });
+        let _wake = self.wake_after_write();
         let updated = self
             .store
             .update_user(id, changes, expected_version, revocation)
             .await?;
-        self.wrote_events();
         if caller.user.is_admin()
             && (caller.user.id != id || patch.role.is_some() || patch.is_active.is_some())
         {
@@ -78,10 +78,10 @@ impl Accounts {
         let target = self.get(caller, id).await?;
         policy::may_delete(caller, id)?;
         let expected_version = check_precondition(&target, precondition)?;
+        let _wake = self.wake_after_write();
         self.store
             .delete_user_unless_last_admin(id, expected_version)
             .await?;
-        self.wrote_events();
         if caller.is_admin() && caller.id != id {
             tracing::info!(target: "user_api::audit", actor = caller.id.0, subject = id.0, "admin deleted user");
         }

@@ -128,6 +128,15 @@ pub struct Accounts {
     pub events: EventSettings,
 }
 
+/// See `Accounts::wake_after_write`.
+pub(super) struct WakeOnDrop<'a>(&'a Wake);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify();
+    }
+}
+
 /// What the use cases need to know of events.
 #[derive(Clone, Default)]
 pub struct EventSettings {
@@ -211,9 +220,12 @@ impl Accounts {
         }
     }
 
-    /// Tells the relay and the streams that events were committed.
-    pub(super) fn wrote_events(&self) {
-        self.events.wake.notify();
+    /// Wakes the relay and the streams when dropped: held across a write
+    /// that may commit events, so they are woken when it returns and also
+    /// when the request is dropped mid-write (its client gone after the
+    /// writer took the job: the change may well have committed).
+    pub(super) fn wake_after_write(&self) -> WakeOnDrop<'_> {
+        WakeOnDrop(&self.events.wake)
     }
 
     pub async fn list(

@@ -148,6 +148,7 @@ impl Accounts {
 
     async fn create(&self, new: NewUser, reply: Option<IdempotencyClaim>) -> Result<User, Error> {
         let password_hash = PasswordHash(self.hasher.hash(new.password).await?);
+        let _wake = self.wake_after_write();
         let created = self
             .store
             .create_user(
@@ -160,7 +161,6 @@ impl Accounts {
                 reply,
             )
             .await?;
-        self.wrote_events();
         Ok(created)
     }
 }

@@ -82,11 +82,10 @@ impl FeedQuery {
     params(
         ("after" = Option<i64>, Query, minimum = 0, description = "Events with a greater seq; none = from the oldest kept event"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
-        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "With Accept: text/event-stream, where to resume; wins over after"),
     ),
     responses(
         (status = 200, body = Vec<EventOut>, headers(("Link" = String, description = "rel=\"next\" page, when this one is full")),
-            description = "A JSON array; with `Accept: text/event-stream`, a Server-Sent Events stream instead (`id:` = seq, `event:` = type, `data:` = the event), a comment every 15 s"),
+            description = "A JSON array; with `Accept: text/event-stream`, a Server-Sent Events stream instead (`id:` = seq, `event:` = type, `data:` = the event), a comment every 15 s, resumed after the `Last-Event-ID` request header when it is sent (it wins over `after`)"),
         (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 410, body = super::problem::Problem, content_type = "application/problem+json", description = "Events after `after` were already pruned"),

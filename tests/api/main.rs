@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod cors;
 mod docs;
+mod events;
 mod faults;
 mod health;
 mod limits;

@@ -1,15 +1,24 @@
 //! `user-api db copy --from sqlite:… --to postgres://…` ("move a whole
 //! store between backends"): users, password hashes, tokens and counts
 //! arrive whole and verified, the service on the copy lets everyone in as
-//! before, and a store that holds data is not overwritten unless told.
+//! before, and a store that holds data is not overwritten unless told. The
+//! outbox moves with them, both ways ("`db copy` and `db backup` carry the
+//! events and their delivery state with everything else"): the same events
+//! in the feed, how far it was pruned, each sink's cursor and parked
+//! deliveries, and a new change numbered past every `seq` ever handed out.
 
+use std::path::Path;
+
+use reqwest::blocking::Response;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::cli::{client, run_to_exit, serve, sign_in, sign_up, Finished};
+use crate::cli::{client, run_to_exit, serve, sign_in, sign_up, Finished, Running, CHEAP_HASHING};
 use crate::support::TestDb;
 
 const PASSWORD: &str = "tangerine submarine 1947";
+const ADMIN_EMAIL: &str = "root@example.com";
+const ADMIN_PASSWORD: &str = "admin passphrase for tests 7";
 
 fn copy(from: &str, to: &str, extra: &[&str], cwd: &std::path::Path) -> Finished {
     let mut args = vec!["db", "copy", "--from", from, "--to", to];
@@ -152,4 +161,287 @@ fn a_missing_source_file_is_refused_and_nothing_is_created() {
     assert!(refused.failed(), "{refused:?}");
     assert!(refused.stderr.contains("does not exist"), "{refused:?}");
     assert!(!missing.exists());
+}
+
+#[test]
+fn the_outbox_moves_to_postgresql_with_its_seqs_pruning_and_delivery_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = TestDb::fresh_sqlite();
+    admin_create(&source.url, dir.path());
+    let app = serve(
+        &dir,
+        &["--database-url", &source.url, "--signup-rate", "0"],
+        &[],
+    );
+    let admin = token_of(sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD));
+    make_changes(&app, &admin);
+    let all = events(&app, &admin, None);
+    drop(app);
+    let seqs: Vec<i64> = all.iter().map(seq).collect();
+    age_the_outbox(&source, &all, 2);
+    let kept = &all[2..all.len() - 1];
+    let newest = *seqs.last().unwrap();
+
+    let target = TestDb::fresh_postgres();
+    // Its `event_log` row, there since the migration, is no data.
+    let copied = copy(&source.url, &target.url, &[], dir.path());
+    assert!(copied.status.success(), "{copied:?}");
+    for part in [
+        format!(" {} events,", kept.len()),
+        " 2 event_sinks,".to_owned(),
+        " 3 event_deliveries,".to_owned(),
+    ] {
+        assert!(
+            copied.stdout.contains(&part),
+            "{part:?} in {}",
+            copied.stdout
+        );
+    }
+    assert_eq!(delivery_state(&target), delivery_state(&source));
+    assert_eq!(
+        target.query_i64("SELECT pruned_through FROM event_log"),
+        seqs[1]
+    );
+
+    let moved = serve(
+        &dir,
+        &["--database-url", &target.url, "--signup-rate", "0"],
+        &[],
+    );
+    let admin = token_of(sign_in(&moved, ADMIN_EMAIL, ADMIN_PASSWORD));
+    assert_eq!(
+        events(&moved, &admin, None),
+        kept,
+        "the same events (id, seq, type, timestamp, data) in the feed"
+    );
+    assert_eq!(
+        feed(&moved, &admin, Some(seqs[0])).status(),
+        StatusCode::GONE,
+        "events after {} were pruned on the source",
+        seqs[0]
+    );
+    assert_eq!(events(&moved, &admin, Some(seqs[1])), kept);
+
+    after_a_new_change(&moved, &admin, kept, newest);
+}
+
+#[test]
+fn the_outbox_comes_back_from_postgresql_over_an_sqlite_store_with_an_outbox_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = TestDb::fresh_postgres();
+    admin_create(&source.url, dir.path());
+    let app = serve(
+        &dir,
+        &["--database-url", &source.url, "--signup-rate", "0"],
+        &[],
+    );
+    let admin = token_of(sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD));
+    make_changes(&app, &admin);
+    let all = events(&app, &admin, None);
+    drop(app);
+    let seqs: Vec<i64> = all.iter().map(seq).collect();
+    age_the_outbox(&source, &all, 1);
+    let kept = &all[1..all.len() - 1];
+    let newest = *seqs.last().unwrap();
+
+    // The SQLite store replaced holds events (seqs below `newest`) of its
+    // own: its sequence must not outlive the copy.
+    let target = TestDb::fresh_sqlite();
+    admin_create(&target.url, dir.path());
+    assert!(target.query_i64("SELECT seq FROM sqlite_sequence WHERE name = 'events'") < newest);
+    let refused = copy(&source.url, &target.url, &[], dir.path());
+    assert!(refused.failed(), "{refused:?}");
+    let returned = copy(&source.url, &target.url, &["--overwrite"], dir.path());
+    assert!(returned.status.success(), "{returned:?}");
+    assert!(
+        returned
+            .stdout
+            .contains(&format!(" {} events,", kept.len())),
+        "{}",
+        returned.stdout
+    );
+    assert_eq!(delivery_state(&target), delivery_state(&source));
+    assert_eq!(
+        target.query_text(
+            "SELECT group_concat(name || '=' || seq, ',') FROM sqlite_sequence WHERE name = 'events'"
+        ),
+        format!("events={newest}"),
+        "one row: the source's, which remembers the deleted newest event"
+    );
+
+    // There and back again: the same content, by the same checksum.
+    let again = TestDb::fresh_postgres();
+    let there = copy(&target.url, &again.url, &[], dir.path());
+    assert!(there.status.success(), "{there:?}");
+    assert_eq!(checksum(&there), checksum(&returned));
+
+    let back = serve(
+        &dir,
+        &["--database-url", &target.url, "--signup-rate", "0"],
+        &[],
+    );
+    let admin = token_of(sign_in(&back, ADMIN_EMAIL, ADMIN_PASSWORD));
+    assert_eq!(events(&back, &admin, None), kept);
+    assert_eq!(
+        feed(&back, &admin, Some(0)).status(),
+        StatusCode::GONE,
+        "the first event was pruned on the source"
+    );
+    after_a_new_change(&back, &admin, kept, newest);
+}
+
+/// `user-api admin create` on `url`, the password on stdin.
+fn admin_create(url: &str, cwd: &Path) {
+    let mut args = vec![
+        "admin",
+        "create",
+        "--email",
+        ADMIN_EMAIL,
+        "--name",
+        "Root",
+        "--database-url",
+        url,
+    ];
+    args.extend(CHEAP_HASHING);
+    let created = run_to_exit(&args, &[], cwd, Some(&format!("{ADMIN_PASSWORD}\n")));
+    assert!(created.status.success(), "{created:?}");
+}
+
+/// A change of each kind, so every event type is in the outbox: sign-ups
+/// (`user.created`), a rename (`user.updated`), a deactivation
+/// (`user.updated`, `user.signed_out`) and a deletion (`user.deleted`).
+fn make_changes(app: &Running, admin: &str) {
+    let ids: Vec<i64> = (0..4)
+        .map(|n| {
+            let created = sign_up(app, &format!("user{n}@example.com"), PASSWORD);
+            assert_eq!(created.status(), StatusCode::CREATED);
+            created.json::<Value>().unwrap()["id"].as_i64().unwrap()
+        })
+        .collect();
+    let http = client();
+    for (id, body) in [
+        (ids[0], json!({"name": "Renamed"})),
+        (ids[1], json!({"is_active": false})),
+    ] {
+        let patched = http
+            .patch(app.url(&format!("/users/{id}")))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(patched.status(), StatusCode::OK);
+    }
+    let deleted = http
+        .delete(app.url(&format!("/users/{}", ids[2])))
+        .bearer_auth(admin)
+        .send()
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+}
+
+/// `GET /events` as an admin, one page of up to 1000.
+fn feed(app: &Running, admin: &str, after: Option<i64>) -> Response {
+    let query = after.map_or(String::new(), |a| format!("&after={a}"));
+    client()
+        .get(app.url(&format!("/events?limit=1000{query}")))
+        .bearer_auth(admin)
+        .send()
+        .unwrap()
+}
+
+fn events(app: &Running, admin: &str, after: Option<i64>) -> Vec<Value> {
+    let page = feed(app, admin, after);
+    assert_eq!(page.status(), StatusCode::OK);
+    page.json().unwrap()
+}
+
+fn seq(event: &Value) -> i64 {
+    event["seq"].as_i64().unwrap()
+}
+
+/// The outbox as a live store leaves it, written straight into `db`:
+/// the oldest `pruned` events pruned (and `event_log.pruned_through`), the
+/// newest deleted as pruning everything would, so only the sequence still
+/// knows its `seq`; two sinks with cursors, and deliveries parked at them
+/// (waiting for a retry, and failed for good).
+fn age_the_outbox(db: &TestDb, all: &[Value], pruned: usize) {
+    let types: std::collections::BTreeSet<&str> =
+        all.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        [
+            "user.created",
+            "user.deleted",
+            "user.signed_out",
+            "user.updated"
+        ]
+    );
+    let through = seq(&all[pruned - 1]);
+    let newest = seq(all.last().unwrap());
+    db.execute(&format!(
+        "DELETE FROM events WHERE seq <= {through} OR seq = {newest}"
+    ));
+    db.execute(&format!(
+        "UPDATE event_log SET pruned_through = {through} WHERE id = 1"
+    ));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let parked = |i: usize| (seq(&all[i]), all[i]["data"]["user"]["id"].as_i64().unwrap());
+    let ((a, a_user), (b, b_user), (c, c_user)) =
+        (parked(pruned), parked(pruned + 1), parked(pruned + 2));
+    db.execute(&format!(
+        "INSERT INTO event_sinks (sink, delivered_through)
+         VALUES ('https://hooks.example.com/a', {c}), ('nats', {b})"
+    ));
+    db.execute(&format!(
+        "INSERT INTO event_deliveries
+             (sink, seq, user_id, attempts, next_attempt_at, failed_at, last_error)
+         VALUES ('https://hooks.example.com/a', {a}, {a_user}, 8, {now}, {now}, 'HTTP 500'),
+                ('https://hooks.example.com/a', {c}, {c_user}, 0, {now}, NULL, NULL),
+                ('nats', {b}, {b_user}, 2, {}, NULL, 'no responders')",
+        now + 300_000
+    ));
+}
+
+/// Sinks, deliveries and the pruning mark, the same text on both backends.
+fn delivery_state(db: &TestDb) -> String {
+    db.query_text(
+        "SELECT coalesce((SELECT string_agg(sink || '=' || delivered_through, ',' ORDER BY sink)
+                          FROM event_sinks), '')
+             || ' | ' ||
+             coalesce((SELECT string_agg(sink || ' ' || seq || ' ' || user_id || ' ' || attempts
+                                         || ' ' || next_attempt_at
+                                         || ' ' || coalesce(CAST(failed_at AS TEXT), 'null')
+                                         || ' ' || coalesce(last_error, 'null'),
+                                         ',' ORDER BY sink, seq)
+                       FROM event_deliveries), '')
+             || ' | pruned through ' || (SELECT pruned_through FROM event_log WHERE id = 1)",
+    )
+}
+
+/// A change on the copy is numbered past every `seq` the source handed
+/// out (`newest` too, though its event is gone), and is the only new one.
+fn after_a_new_change(app: &Running, admin: &str, kept: &[Value], newest: i64) {
+    let created = sign_up(app, "after-the-copy@example.com", PASSWORD);
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let new = events(app, admin, Some(seq(kept.last().unwrap())));
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0]["type"], "user.created");
+    assert!(
+        seq(&new[0]) > newest,
+        "seq {} after the copy, {newest} already handed out before it",
+        seq(&new[0])
+    );
+    assert!(kept.iter().all(|e| e["id"] != new[0]["id"]));
+}
+
+/// The sha256 a copy's summary reports.
+fn checksum(copied: &Finished) -> &str {
+    let (_, rest) = copied
+        .stdout
+        .split_once("verified (sha256 ")
+        .unwrap_or_else(|| panic!("a checksum in {}", copied.stdout));
+    rest.split(')').next().unwrap()
 }

@@ -22,6 +22,7 @@ mod support;
 
 mod copy;
 mod deploy;
+mod event_order;
 mod instances;
 mod outage;
 mod startup;
@@ -30,6 +31,8 @@ mod startup;
 mod authorization;
 #[path = "../api/concurrency/mod.rs"]
 mod concurrency;
+#[path = "../api/events/mod.rs"]
+mod events;
 #[path = "../api/health.rs"]
 mod health;
 #[path = "../api/limits/mod.rs"]

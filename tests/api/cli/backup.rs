@@ -75,6 +75,21 @@ fn backup_while_serve_signs_users_up_holds_everyone_answered_201_before_it_began
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    // The outbox is in the file too, from the same moment: each user signed
+    // up over HTTP has its `user.created` event, and no event lacks its user.
+    let ids = |sql: &str| -> HashSet<i64> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        ids("SELECT user_id FROM events WHERE type = 'user.created'"),
+        ids("SELECT id FROM users WHERE email NOT LIKE 'bulk-%'"),
+        "the copy's events and users differ"
+    );
     drop(conn);
     assert_eq!(emails.len() as u64, reported_users);
     for user in &before {
