@@ -127,10 +127,18 @@ pub async fn run(
     if sinks.is_empty() {
         return;
     }
+    let mut waiting = false;
     while !stop.is_cancelled() {
         let lease = match store.deliverer_lease().await {
             Ok(Some(lease)) => lease,
             Ok(None) => {
+                if !waiting {
+                    tracing::info!(
+                        "another instance delivers events; this one takes over if it stops"
+                    );
+                    metrics::gauge!("events_deliverer").set(0.0);
+                    waiting = true;
+                }
                 pause(&stop, LEASE_CHECK).await;
                 continue;
             }
@@ -140,6 +148,7 @@ pub async fn run(
                 continue;
             }
         };
+        waiting = false;
         tracing::info!(sinks = sinks.len(), "this instance delivers events");
         metrics::gauge!("events_deliverer").set(1.0);
         let leading = stop.child_token();

@@ -26,6 +26,7 @@ mod event_order;
 mod instances;
 mod outage;
 mod startup;
+mod takeover;
 
 #[path = "../api/authorization/mod.rs"]
 mod authorization;

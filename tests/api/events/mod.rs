@@ -11,6 +11,7 @@
 //! `users/`.
 
 mod changed;
+mod crash;
 mod delivery;
 mod emitted;
 mod feed;
@@ -21,7 +22,7 @@ mod signing;
 mod startup;
 mod stream;
 
-mod receiver;
+pub(crate) mod receiver;
 
 /// The child-process harness of `cli/`, for the start-up checks of the
 /// sink flags, which only the real binary shows. Loaded again here because
@@ -36,7 +37,7 @@ use serde_json::Value;
 use crate::support::TestApp;
 
 /// A Standard Webhooks secret (`whsec_` + base64 of a 31-byte key).
-pub(super) const SECRET: &str = "whsec_dXNlci1hcGkgdGVzdCBrZXkgb25lLCAzMiBieXRlcw==";
+pub(crate) const SECRET: &str = "whsec_dXNlci1hcGkgdGVzdCBrZXkgb25lLCAzMiBieXRlcw==";
 /// A second secret, as while rotating.
 pub(super) const SECOND_SECRET: &str = "whsec_dXNlci1hcGkgdGVzdCBrZXkgdHdvLCAzMiBieXRlcw==";
 /// A password that meets the policy and is not `support::PASSWORD`.

@@ -23,7 +23,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// One request as the receiver got it.
 #[derive(Clone, Debug)]
-pub(super) struct Request {
+pub(crate) struct Request {
     pub headers: HeaderMap,
     pub body: String,
     /// Answered 2xx: the attempt delivered the event.
@@ -46,7 +46,7 @@ impl Request {
 
 /// The event ids of the accepted requests, in arrival order, each once
 /// (a consumer dedups by id).
-pub(super) fn delivered_ids(requests: &[Request]) -> Vec<String> {
+pub(crate) fn delivered_ids(requests: &[Request]) -> Vec<String> {
     let mut seen = HashSet::new();
     requests
         .iter()
@@ -57,7 +57,7 @@ pub(super) fn delivered_ids(requests: &[Request]) -> Vec<String> {
 }
 
 /// The accepted requests, the first of each event id only.
-pub(super) fn delivered(requests: &[Request]) -> Vec<Request> {
+pub(crate) fn delivered(requests: &[Request]) -> Vec<Request> {
     let mut seen = HashSet::new();
     requests
         .iter()
@@ -66,7 +66,7 @@ pub(super) fn delivered(requests: &[Request]) -> Vec<Request> {
         .collect()
 }
 
-pub(super) struct Receiver {
+pub(crate) struct Receiver {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
