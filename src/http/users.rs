@@ -64,7 +64,7 @@ fn user_json(user: &User) -> Result<String, ApiError> {
 /// when an admin sends it.
 #[derive(utoipa::ToSchema, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents the body; `create_user` reads it field by field
+#[allow(dead_code)] // documents the body; `bodies::sign_up_body` reads it field by field
 pub struct SignUpIn {
     #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
@@ -235,7 +235,7 @@ pub async fn get_user(
 /// `role` and `is_active`, and anyone's password without `current_password`.
 #[derive(utoipa::ToSchema, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents the body; `update_user` reads it field by field
+#[allow(dead_code)] // documents the body; `bodies::patch_body` reads it field by field
 pub struct UserPatchIn {
     #[schema(nullable = false, format = Email, max_length = 254)]
     email: Option<String>,
