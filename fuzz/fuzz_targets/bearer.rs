@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 use user_api::auth::tokens::{parse_bearer, Bearer};
-use user_api::store::TokenHash;
+use user_api::auth::tokens::TokenHash;
 
 /// RFC 6750 §2.1 b64token characters (the parser also takes `=` anywhere).
 fn is_b64_token(c: char) -> bool {
