@@ -69,6 +69,18 @@ impl Accounts {
         Ok(updated)
     }
 
+    /// `DELETE /users/{id}/tokens`: the user, or an admin, ends every
+    /// token of the user, the caller's own included when it is theirs.
+    pub async fn sign_out_everywhere(&self, caller: &User, id: UserId) -> Result<(), Error> {
+        self.get(caller, id).await?;
+        let _wake = self.wake_after_write();
+        self.store.end_all_tokens(id).await?;
+        if caller.is_admin() && caller.id != id {
+            tracing::info!(target: "user_api::audit", actor = caller.id.0, subject = id.0, "admin ended all sessions of user");
+        }
+        Ok(())
+    }
+
     pub async fn delete(
         &self,
         caller: &User,

@@ -70,21 +70,13 @@ impl Accounts {
             Err(Error::Throttled { .. }) => "throttled",
             Err(_) => "error",
         };
-        // The account as parsed, or the raw name escaped and cut short: a
-        // username must not be able to forge a log line.
-        let account = Email::parse(username).map_or_else(
-            |_| {
-                username
-                    .chars()
-                    .take(254)
-                    .collect::<String>()
-                    .escape_debug()
-                    .to_string()
-            },
-            |email| email.as_str().escape_debug().to_string(),
-        );
+        // The account as parsed, or `-` when the username is no email: it
+        // may be a password typed in the wrong box. Passed as a `&str`, so
+        // the text format quotes and escapes it and no value can forge a
+        // field or a line.
+        let account = Email::parse(username).map_or_else(|_| "-".to_owned(), |e| e.to_string());
         metrics::counter!("signin_attempts_total", "outcome" => outcome).increment(1);
-        tracing::info!(target: "user_api::audit", account = %account, client = %client, outcome, "sign-in attempt");
+        tracing::info!(target: "user_api::audit", account = account.as_str(), client = %client, outcome, "sign-in attempt");
         result
     }
 

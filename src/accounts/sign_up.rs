@@ -17,8 +17,9 @@ use crate::store::{
 /// An `Idempotency-Key` of a sign-up, as the HTTP layer read it.
 pub struct Idempotency {
     pub key: String,
-    /// SHA-256 of the caller and the body: the same key with another body
-    /// is refused.
+    /// SHA-256 of the caller and the body without its password: the same
+    /// key with another body is refused; the password is checked against
+    /// the created user's hash instead.
     pub fingerprint: [u8; 32],
 }
 
@@ -100,7 +101,13 @@ impl Accounts {
             )
             .await?;
         match start {
-            IdempotencyStart::Replay(reply) => return Ok(SignUp::Replayed(reply)),
+            IdempotencyStart::Replay(reply) => {
+                return if self.replays(&reply, &new).await? {
+                    Ok(SignUp::Replayed(reply))
+                } else {
+                    Err(Error::IdempotencyKeyReused)
+                };
+            }
             IdempotencyStart::InFlight => return Err(Error::IdempotencyInFlight),
             IdempotencyStart::OtherBody => return Err(Error::IdempotencyKeyReused),
             IdempotencyStart::Fresh => {}
@@ -116,6 +123,20 @@ impl Accounts {
             }
         }
         Ok(SignUp::Created(created?))
+    }
+
+    /// Whether a retry whose fingerprint matched is the same sign-up: its
+    /// password must be the one the created account got. What is stored
+    /// for the key holds no password, so this costs an argon2 check, as a
+    /// sign-in does. An account since deleted, re-created or given another
+    /// email or password cannot be compared: the retry is then "another
+    /// body".
+    async fn replays(&self, reply: &StoredReply, retry: &NewUser) -> Result<bool, Error> {
+        let stored = self.store.credentials(&retry.email).await?;
+        let hash = stored
+            .filter(|(user, _)| user.id == reply.user_id)
+            .map(|(_, hash)| hash);
+        Ok(self.hasher.verify(retry.password.clone(), hash).await?)
     }
 
     /// Admins creating accounts are not rate-limited; everyone else is, per

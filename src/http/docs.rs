@@ -19,7 +19,7 @@ use super::{events, health, problem, token, users, ws};
     info(title = "user-api", description = "User accounts over HTTP: sign-up, bearer-token sign-in, and user management."),
     paths(
         health::health, health::ready,
-        users::create_user, users::me, users::list_users, users::get_user, users::update_user, users::delete_user,
+        users::create_user, users::me, users::list_users, users::get_user, users::update_user, users::delete_user, users::end_user_tokens,
         token::issue_token, token::revoke_token,
         events::list_events,
         ws::echo,

@@ -40,10 +40,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 impl JsonObject {
     /// The body as a JSON object: malformed JSON is 400, any other JSON
     /// value 422.
+    /// A key sent twice is a violation naming it: a proxy or a log reader
+    /// that takes the first copy must never see another request than ours
+    /// (serde_json alone keeps the last).
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(fields)) => Ok(Self::from_map(fields)),
-            Ok(_) => Err(ApiError::Unprocessable(
+        match parse_object(bytes) {
+            Ok(Some(TopLevel { fields, repeated })) => {
+                let mut object = Self::from_map(fields);
+                for name in repeated {
+                    object.violations.push(&name, "is repeated");
+                }
+                Ok(object)
+            }
+            Ok(None) => Err(ApiError::Unprocessable(
                 "The body must be a JSON object".into(),
             )),
             Err(e) => Err(ApiError::MalformedJson(format!("Malformed JSON: {e}"))),
@@ -51,11 +60,19 @@ impl JsonObject {
     }
 
     /// SHA-256 of the body as parsed (keys sorted, so formatting and key
-    /// order do not matter), taken before any field is read.
-    pub fn digest(&self) -> [u8; 32] {
+    /// order do not matter) without the field `secret`, taken before any
+    /// field is read. The secret stays out because the digest is stored: a
+    /// fast hash of a password would let anyone with the database test
+    /// guesses far faster than argon2 allows.
+    pub fn digest_without(&self, secret: &str) -> [u8; 32] {
         use sha2::{Digest, Sha256};
-        let canonical = serde_json::to_vec(&self.fields).unwrap_or_default();
-        Sha256::digest(canonical).into()
+        let mut digest = Sha256::new();
+        for (name, value) in self.fields.iter().filter(|(name, _)| *name != secret) {
+            let pair = serde_json::to_vec(&(name, value)).unwrap_or_default();
+            digest.update(u64::try_from(pair.len()).unwrap_or(u64::MAX).to_be_bytes());
+            digest.update(pair);
+        }
+        digest.finalize().into()
     }
 
     pub fn from_map(fields: Map<String, Value>) -> Self {
@@ -111,6 +128,80 @@ impl JsonObject {
         }
         self.violations
     }
+}
+
+/// A JSON body's top level: its fields, and the keys sent more than once
+/// (each named once, in the order first repeated). `None`: valid JSON but
+/// not an object.
+pub struct TopLevel {
+    pub fields: Map<String, Value>,
+    pub repeated: Vec<String>,
+}
+
+/// Parses JSON whose top level should be an object, keeping track of
+/// repeated keys. Nested values are taken as they are: no body of ours
+/// accepts a nested object, so one is refused as the wrong type anyway.
+pub fn parse_object(bytes: &[u8]) -> Result<Option<TopLevel>, serde_json::Error> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Object(Option<TopLevel>);
+    struct ObjectVisitor;
+
+    impl<'de> Visitor<'de> for ObjectVisitor {
+        type Value = Object;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+            let mut fields = Map::new();
+            let mut repeated = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value: Value = map.next_value()?;
+                if fields.contains_key(&key) {
+                    if !repeated.contains(&key) {
+                        repeated.push(key);
+                    }
+                } else {
+                    fields.insert(key, value);
+                }
+            }
+            Ok(Object(Some(TopLevel { fields, repeated })))
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Object, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Object(None))
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Object, E> {
+            Ok(Object(None))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Object, E> {
+            Ok(Object(None))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Object, E> {
+            Ok(Object(None))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Object, E> {
+            Ok(Object(None))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Object, E> {
+            Ok(Object(None))
+        }
+        fn visit_unit<E>(self) -> Result<Object, E> {
+            Ok(Object(None))
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Object {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ObjectVisitor)
+        }
+    }
+
+    serde_json::from_slice::<Object>(bytes).map(|o| o.0)
 }
 
 pub fn is_json(headers: &HeaderMap) -> bool {

@@ -24,7 +24,7 @@ use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::BoxError;
 use axum::Router;
 use tower::limit::GlobalConcurrencyLimitLayer;
@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(users::update_user)
                 .delete(users::delete_user),
         )
+        .route("/users/{id}/tokens", delete(users::end_user_tokens))
         .route("/events", get(events::list_events))
         .route("/token", post(token::issue_token))
         .route("/token/revoke", post(token::revoke_token))

@@ -200,7 +200,7 @@ impl From<crate::auth::Error> for ApiError {
                 retry_after_secs: 1,
             },
             crate::auth::Error::Hashing(cause) => {
-                tracing::error!(%cause, "hashing error");
+                tracing::error!(cause = cause.to_string().as_str(), "hashing error");
                 ApiError::Internal
             }
         }
@@ -232,13 +232,13 @@ impl From<accounts::Error> for ApiError {
                 "Events after this position were already pruned; read from the oldest kept event (no `after`)",
             ),
             Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
+                tracing::warn!(cause = cause.to_string().as_str(), "database unavailable");
                 ApiError::Unavailable {
                     retry_after_secs: 1,
                 }
             }
             Internal(cause) => {
-                tracing::error!(%cause, "internal error");
+                tracing::error!(cause = cause.to_string().as_str(), "internal error");
                 ApiError::Internal
             }
             Throttled { retry_after_secs } => ApiError::TooManyRequests { retry_after_secs },

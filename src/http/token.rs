@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use super::extract::{is_json, media_type, read_body, ClientAddr, JsonObject, SignedIn};
+use super::extract::{
+    is_json, media_type, parse_object, read_body, ClientAddr, JsonObject, SignedIn, TopLevel,
+};
 use super::problem::{no_store, ApiError};
 use super::state::AppState;
 
@@ -91,9 +93,16 @@ impl TokenRequest {
                 }
             }
         } else {
-            match serde_json::from_slice(body) {
+            match parse_object(body) {
+                Ok(Some(TopLevel { repeated, .. })) if !repeated.is_empty() => {
+                    // As for the form: RFC 6749 §3.1, never repeated.
+                    return Err(invalid_request(&format!(
+                        "Parameter {} is repeated",
+                        repeated[0]
+                    )));
+                }
                 // An empty string is "sent without a value", as in a form.
-                Ok(serde_json::Value::Object(map)) => {
+                Ok(Some(TopLevel { fields: map, .. })) => {
                     fields = map.into_iter().filter(|(_, v)| v != "").collect()
                 }
                 _ => return Err(invalid_request("The body must be a JSON object")),

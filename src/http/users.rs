@@ -138,14 +138,15 @@ pub async fn create_user(
     })
 }
 
-/// What makes two requests with one `Idempotency-Key` "the same": the body
-/// as parsed and who sent it.
+/// What makes two requests with one `Idempotency-Key` "the same": who sent
+/// it and the body as parsed, but for the password, which is compared with
+/// the created user's argon2 hash on a retry (`Accounts::sign_up`).
 fn fingerprint(caller: Option<&User>, body: &JsonObject) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let caller = caller.map_or(0, |c| c.id.0);
     let mut digest = Sha256::new();
     digest.update(caller.to_be_bytes());
-    digest.update(body.digest());
+    digest.update(body.digest_without("password"));
     digest.finalize().into()
 }
 
@@ -317,5 +318,26 @@ pub async fn delete_user(
         .accounts
         .delete(&caller.user, id, precondition)
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign out everywhere: every access token of the user ends at once, on
+/// every instance (the caller's own too, when it is theirs). Emits
+/// `user.signed_out` with reason `sign_out_everywhere`.
+#[utoipa::path(delete, path = "/users/{id}/tokens", tag = "users", security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 204, description = "Every token of the user ended"),
+        (status = 401, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::problem::Problem, content_type = "application/problem+json", description = "No such user, or not one the caller may see"),
+        (status = 422, body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::problem::Problem, content_type = "application/problem+json", description = "Database unavailable or time limit exceeded"),
+    ))]
+pub async fn end_user_tokens(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    UserIdPath(id): UserIdPath,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.sign_out_everywhere(&caller.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,10 @@ pub(super) const SQLITE: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0002_throttle_and_idempotency.sql"),
     ),
     (3, include_str!("../../migrations/sqlite/0003_events.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0005_idempotency_without_password.sql"),
+    ),
 ];
 
 /// The same migrations in PostgreSQL's dialect: one file per dialect, the
@@ -24,6 +28,10 @@ pub(super) const POSTGRES: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_throttle_and_idempotency.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_events.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0005_idempotency_without_password.sql"),
+    ),
 ];
 
 pub const LATEST_VERSION: i64 = SQLITE.len() as i64;

@@ -412,6 +412,12 @@ impl Store {
                     .await)
     }
 
+    /// Ends every access token of the user at once (sign out everywhere);
+    /// `NotFound` when there is no such user.
+    pub async fn end_all_tokens(&self, id: UserId) -> Result<(), Error> {
+        on_backend!(self, s => s.end_all_tokens(id).await)
+    }
+
     /// Deletes the user and, with them, all their tokens, unless they are
     /// the last active admin.
     pub async fn delete_user_unless_last_admin(

@@ -99,6 +99,16 @@ pub(crate) fn create_events(created: &User) -> Result<Vec<NewEvent>, Error> {
     ])
 }
 
+/// `DELETE /users/{id}/tokens`: `user.signed_out`, the resource unchanged.
+pub(crate) fn sign_out_events(user: &User) -> Result<Vec<NewEvent>, Error> {
+    Ok(vec![event::signed_out_event(
+        user,
+        event::SignOutReason::SignOutEverywhere,
+        now_ms(),
+    )
+    .map_err(unrenderable)?])
+}
+
 pub(crate) fn delete_events(before: &User) -> Result<Vec<NewEvent>, Error> {
     Ok(vec![event::deleted(before, now_ms()).map_err(unrenderable)?])
 }

@@ -24,6 +24,7 @@ mod copy;
 mod deploy;
 mod event_order;
 mod instances;
+mod logs;
 mod outage;
 mod startup;
 mod takeover;

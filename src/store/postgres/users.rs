@@ -10,7 +10,7 @@ use super::{
 use crate::domain::policy::removes_an_admin;
 use crate::domain::throttle::cleared_by_password_set;
 use crate::domain::{Email, Role, User, UserId};
-use crate::store::outbox::{create_events, delete_events, update_events, written};
+use crate::store::outbox::{create_events, delete_events, sign_out_events, update_events, written};
 use crate::store::{
     now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
     UserChanges, UserFilter,
@@ -250,6 +250,26 @@ impl PostgresStore {
             tx.commit().await.map_err(classify)?;
             written(&events);
             Ok(updated)
+        })
+        .await
+    }
+
+    /// Ends every token of the user (sign out everywhere), with its
+    /// `user.signed_out` event in the same transaction. The row lock orders
+    /// it with a concurrent change of the same user on any instance.
+    pub async fn end_all_tokens(&self, id: UserId) -> Result<(), Error> {
+        timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(classify)?;
+            let current = locked_user(&tx, id, None).await?;
+            run(&tx, "DELETE FROM tokens WHERE user_id = $1", &[&id.0])
+                .await
+                .map_err(classify)?;
+            let events = sign_out_events(&current)?;
+            insert_events(&tx, &events).await?;
+            tx.commit().await.map_err(classify)?;
+            written(&events);
+            Ok(())
         })
         .await
     }

@@ -9,7 +9,7 @@ use super::{classify, user_from_row, SqliteStore, CREDENTIALS_BY_EMAIL, USER_BY_
 use crate::domain::policy::removes_an_admin;
 use crate::domain::throttle::cleared_by_password_set;
 use crate::domain::{Email, Role, User, UserId};
-use crate::store::outbox::{create_events, delete_events, update_events, written};
+use crate::store::outbox::{create_events, delete_events, sign_out_events, update_events, written};
 use crate::store::{
     now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
     UserChanges, UserFilter,
@@ -212,6 +212,25 @@ impl SqliteStore {
             tx.commit().map_err(classify)?;
             written(&events);
             Ok(updated)
+        })
+        .await
+    }
+
+    /// Ends every token of the user (sign out everywhere), with its
+    /// `user.signed_out` event in the same transaction.
+    pub async fn end_all_tokens(&self, id: UserId) -> Result<(), Error> {
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(classify)?;
+            let current = locked_user(&tx, id, None)?;
+            tx.execute("DELETE FROM tokens WHERE user_id = ?1", [id.0])
+                .map_err(classify)?;
+            let events = sign_out_events(&current)?;
+            insert_events(&tx, &events)?;
+            tx.commit().map_err(classify)?;
+            written(&events);
+            Ok(())
         })
         .await
     }

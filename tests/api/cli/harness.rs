@@ -315,3 +315,44 @@ pub(crate) fn sign_in(app: &Running, email: &str, password: &str) -> Response {
         .send()
         .unwrap()
 }
+
+/// Signs up, signs in, reads `/users/me`, stops the process, and checks
+/// that nothing it logged holds the password, the token, the token's hash
+/// (hex or as bytes) or an argon2 hash.
+pub(crate) fn secrets_stay_out_of_the_log(mut app: Running) {
+    use sha2::{Digest, Sha256};
+    const SECRET: &str = "tangerine submarine 1947";
+    assert_eq!(
+        sign_up(&app, "ada@example.com", SECRET).status(),
+        reqwest::StatusCode::CREATED
+    );
+    let token = sign_in(&app, "ada@example.com", SECRET)
+        .json::<serde_json::Value>()
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = client()
+        .get(app.url("/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(me.status(), reqwest::StatusCode::OK);
+    app.signal("TERM");
+    app.wait_for_exit();
+    let lines = app.stderr_lines();
+    assert!(lines.len() > 5, "trace output was written: {lines:?}");
+    let hash = Sha256::digest(token.as_bytes());
+    let secrets = [
+        SECRET.to_owned(),
+        token.clone(),
+        hex::encode(hash),
+        format!("{:?}", hash.as_slice()),
+        "$argon2".to_owned(),
+    ];
+    for line in &lines {
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "{secret} in the log: {line}");
+        }
+    }
+}

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::{client, serve, sign_in, sign_up};
+use super::{client, secrets_stay_out_of_the_log, serve, sign_in, sign_up};
 use crate::support::PASSWORD;
 
 #[test]
@@ -167,4 +167,41 @@ fn a_username_with_a_line_break_cannot_forge_a_text_log_line() {
         !lines.iter().any(|l| l.to_lowercase().starts_with("forged")),
         "a line break in the username started a line of its own: {lines:?}"
     );
+}
+
+#[test]
+fn a_username_that_is_no_email_is_logged_as_a_dash_and_an_email_is_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = serve(&dir, &["--log-format", "text"], &[]);
+    // A password typed in the username box must not reach the log.
+    sign_in(&app, "my secret passphrase 42", WRONG_PASSWORD);
+    // `=` is valid in a local part: unquoted, it would read as a field.
+    sign_in(&app, "outcome=success@example.com", WRONG_PASSWORD);
+    app.signal("TERM");
+    app.wait_for_exit();
+    let lines = app.stderr_lines();
+    let attempts: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("sign-in attempt"))
+        .collect();
+    assert_eq!(attempts.len(), 2, "{lines:?}");
+    assert!(attempts[0].contains("account=\"-\""), "{}", attempts[0]);
+    assert!(
+        attempts[1].contains("account=\"outcome=success@example.com\""),
+        "{}",
+        attempts[1]
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("my secret passphrase")),
+        "{lines:?}"
+    );
+}
+
+/// Secrets stay out of the log at every level, a dependency's `trace`
+/// output included (on PostgreSQL, `tests/api_postgres/logs.rs`).
+#[test]
+fn nothing_at_trace_level_prints_a_password_a_token_or_a_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = serve(&dir, &["--log-format", "text"], &[("RUST_LOG", "trace")]);
+    secrets_stay_out_of_the_log(app);
 }

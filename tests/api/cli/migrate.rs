@@ -52,3 +52,38 @@ fn migrate_refuses_a_database_from_a_newer_schema_version() {
     assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
     assert!(exit.stderr.contains("999"), "{exit:?}");
 }
+
+/// The idempotency migration forgets fingerprints written by an older
+/// version, which hashed a body holding the password.
+#[test]
+fn migrating_forgets_idempotency_fingerprints_of_an_older_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let url = sqlite_url(&db);
+    let first = run_to_exit(&["migrate", "--database-url", &url], &[], dir.path(), None);
+    assert!(first.status.success(), "{first:?}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO idempotency_keys (client, key, fingerprint, created_at)
+         VALUES ('127.0.0.1', 'k-1', zeroblob(32), 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    // As the database was before the idempotency migration, the last one.
+    let latest = user_api::store::LATEST_VERSION;
+    set_schema_version(&db, latest - 1);
+
+    let second = run_to_exit(&["migrate", "--database-url", &url], &[], dir.path(), None);
+
+    assert!(second.status.success(), "{second:?}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (keys, version): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM idempotency_keys), (SELECT user_version FROM pragma_user_version)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((keys, version), (0, latest));
+}

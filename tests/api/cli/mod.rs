@@ -22,3 +22,4 @@ mod startup;
 mod harness;
 
 use harness::*;
+

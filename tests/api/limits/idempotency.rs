@@ -8,7 +8,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::{expect_problem, two_instances};
-use crate::support::{spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::support::{backend, spawn_app, spawn_app_with, Backend, TestApp, PASSWORD};
 
 fn sign_up(app: &TestApp, key: &str, email: &str) -> RequestBuilder {
     app.client
@@ -284,5 +284,58 @@ async fn a_malformed_key_is_422_naming_the_header() {
         assert_eq!(body["errors"][0]["field"], "Idempotency-Key", "key {key:?}");
     }
     assert_eq!(users_named(&app, "ada@example.com").await, 0);
+    app.stop().await;
+}
+
+/// "What is stored for a key lets no one test a password faster than the
+/// argon2 hash does": the stored fingerprint is the same whatever the
+/// password was, so it carries nothing of it.
+#[tokio::test]
+async fn the_stored_fingerprint_is_the_same_whatever_the_password() {
+    let mut stored = Vec::new();
+    for password in [PASSWORD, "a different secret of 2 words"] {
+        let app = spawn_app().await;
+        let created = app
+            .client
+            .post(app.url("/users"))
+            .header("idempotency-key", "k-1")
+            .json(&json!({"email": "ada@example.com", "name": "Ada Lovelace", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let hex = match backend() {
+            Backend::Sqlite => "SELECT lower(hex(fingerprint)) || ' ' || body FROM idempotency_keys",
+            Backend::Postgres => "SELECT encode(fingerprint, 'hex') || ' ' || body FROM idempotency_keys",
+        };
+        let row = app.db.query_text(hex);
+        assert!(!row.contains(password), "the password is stored: {row}");
+        stored.push(row.split(' ').next().unwrap().to_owned());
+        app.stop().await;
+    }
+    assert_eq!(stored[0], stored[1], "the fingerprint depends on the password");
+}
+
+/// The password is left out of the fingerprint, so a retry's password is
+/// checked against the created account's hash instead.
+#[tokio::test]
+async fn the_same_key_and_fields_with_another_password_is_422_and_creates_nothing() {
+    let app = spawn_app().await;
+    let first = sign_up(&app, "k-1", "ada@example.com").send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+
+    let retry = app
+        .client
+        .post(app.url("/users"))
+        .header("idempotency-key", "k-1")
+        .json(&json!({"email": "ada@example.com", "name": "Ada Lovelace", "password": "a different secret of 2 words"}))
+        .send()
+        .await
+        .unwrap();
+
+    expect_problem(retry, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(users_named(&app, "ada@example.com").await, 1);
+    let old = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(old.status(), StatusCode::OK, "the first password still signs in");
     app.stop().await;
 }

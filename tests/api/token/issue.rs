@@ -297,3 +297,27 @@ async fn empty_json_strings_are_missing_values_as_in_a_form() {
     }
     app.stop().await;
 }
+
+/// A JSON sign-in that repeats a key is refused as a repeated form
+/// parameter is (RFC 6749 §3.1), even when the last copy is right: a proxy
+/// reading the first copy must never see another request.
+#[tokio::test]
+async fn token_with_a_repeated_json_key_is_400_invalid_request() {
+    let app = spawn_app().await;
+    app.sign_up(EMAIL).await;
+
+    let response = app
+        .client
+        .post(app.url("/token"))
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"username": "{EMAIL}", "password": "wrong password here 12", "password": "{PASSWORD}"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(oauth_error(response).await, "invalid_request");
+    app.stop().await;
+}

@@ -12,6 +12,7 @@ mod list;
 mod patch;
 mod preconditions;
 mod read;
+mod sign_out_everywhere;
 mod takes_effect;
 
 use reqwest::header::{ETAG, IF_MATCH};

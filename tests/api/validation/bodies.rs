@@ -120,3 +120,69 @@ async fn json_string_body_is_422() {
     assert_eq!(problem(response).await["status"], 422);
     app.stop().await;
 }
+
+/// A proxy or log reader that takes the first copy of a key must never see
+/// another request than the service: a repeated key is refused, named.
+#[tokio::test]
+async fn a_repeated_key_in_a_sign_up_is_422_naming_it_and_creates_nothing() {
+    let app = spawn_app().await;
+    let body = format!(
+        r#"{{"email": "ada@example.com", "name": "Ada", "password": "{PASSWORD}", "role": "user", "email": "eve@example.com"}}"#
+    );
+
+    let response = post_json_text(&app, body).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = error_fields(&problem(response).await);
+    assert!(fields.contains("email"), "{fields:?}");
+    let admin = app.admin_token().await;
+    let listed: serde_json::Value = app.get("/users?q=example.com", &admin).await.json().await.unwrap();
+    let emails: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert!(
+        !emails.contains(&"ada@example.com") && !emails.contains(&"eve@example.com"),
+        "{emails:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_repeated_under_a_json_escape_is_still_a_repeated_key() {
+    let app = spawn_app().await;
+    // `"n\u0061me"` is `"name"` once decoded.
+    let body = format!(
+        r#"{{"email": "ada@example.com", "name": "Ada", "n\u0061me": "Eve", "password": "{PASSWORD}"}}"#
+    );
+
+    let response = post_json_text(&app, body).await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem(response).await), set(&["name"]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_key_in_a_patch_is_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (id, token) = app.user_with_token("ada@example.com").await;
+
+    let response = send_raw(
+        &app,
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(&token),
+        Some("application/json"),
+        r#"{"name": "Ada King", "name": "Ada Lovelace"}"#,
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem(response).await), set(&["name"]));
+    let user: serde_json::Value = app.get(&format!("/users/{id}"), &token).await.json().await.unwrap();
+    assert_eq!(user["name"], "Test User");
+    app.stop().await;
+}
