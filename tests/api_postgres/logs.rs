@@ -12,7 +12,7 @@ fn nothing_at_trace_level_prints_a_password_a_token_or_a_hash_on_postgresql() {
     let app = serve(
         &dir,
         &["--database-url", db.url.as_str()],
-        &[("RUST_LOG", "trace")],
+        &[("RUST_LOG", "trace,tokio_postgres=trace")],
     );
     secrets_stay_out_of_the_log(app);
 }
