@@ -53,16 +53,30 @@ fn migrate_refuses_a_database_from_a_newer_schema_version() {
     assert!(exit.stderr.contains("999"), "{exit:?}");
 }
 
-/// The idempotency migration forgets fingerprints written by an older
+/// The idempotency migration (5) forgets fingerprints written by an older
 /// version, which hashed a body holding the password.
 #[test]
 fn migrating_forgets_idempotency_fingerprints_of_an_older_version() {
+    const IDEMPOTENCY_MIGRATION: i64 = 5;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
-    let url = sqlite_url(&db);
-    let first = run_to_exit(&["migrate", "--database-url", &url], &[], dir.path(), None);
-    assert!(first.status.success(), "{first:?}");
+    // The database as the version before it left it: the earlier
+    // migrations' SQL, then a key with an old fingerprint.
     let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut earlier: Vec<_> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_str().unwrap();
+                name[..4].parse::<i64>().unwrap() < IDEMPOTENCY_MIGRATION
+            })
+            .collect();
+    earlier.sort();
+    for file in &earlier {
+        conn.execute_batch(&std::fs::read_to_string(file).unwrap())
+            .unwrap();
+    }
     conn.execute(
         "INSERT INTO idempotency_keys (client, key, fingerprint, created_at)
          VALUES ('127.0.0.1', 'k-1', zeroblob(32), 0)",
@@ -70,13 +84,16 @@ fn migrating_forgets_idempotency_fingerprints_of_an_older_version() {
     )
     .unwrap();
     drop(conn);
-    // As the database was before the idempotency migration, the last one.
-    let latest = user_api::store::LATEST_VERSION;
-    set_schema_version(&db, latest - 1);
+    set_schema_version(&db, IDEMPOTENCY_MIGRATION - 1);
 
-    let second = run_to_exit(&["migrate", "--database-url", &url], &[], dir.path(), None);
+    let migrated = run_to_exit(
+        &["migrate", "--database-url", &sqlite_url(&db)],
+        &[],
+        dir.path(),
+        None,
+    );
 
-    assert!(second.status.success(), "{second:?}");
+    assert!(migrated.status.success(), "{migrated:?}");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let (keys, version): (i64, i64) = conn
         .query_row(
@@ -85,5 +102,5 @@ fn migrating_forgets_idempotency_fingerprints_of_an_older_version() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((keys, version), (0, latest));
+    assert_eq!((keys, version), (0, user_api::store::LATEST_VERSION));
 }
