@@ -155,7 +155,7 @@ fn repeated_unit(lowered: &str) -> Option<usize> {
     let chars: Vec<char> = lowered.chars().collect();
     let n = chars.len();
     (1..=n / 2)
-        .filter(|unit| n % unit == 0)
+        .filter(|&unit| n.is_multiple_of(unit))
         .find(|&unit| chars.chunks(unit).all(|chunk| chunk == &chars[..unit]))
 }
 
