@@ -16,7 +16,7 @@ from pathlib import Path
 CREATED_AT = 1767225600  # 2026-01-01T00:00:00Z
 CREATED_AT_TEXT = "2026-01-01 00:00:00.000000"  # the same instant, as the peers store it
 PASSWORD = "bench password shared by every seeded user"
-SIGNUP_PASSWORD = "a fresh sign-up password for the bench"
+SIGNUP_PASSWORD = "a fresh passphrase for each new account"
 
 
 def token_for(user_id: int) -> str:

@@ -23,6 +23,9 @@ impl Accounts {
     ) -> Result<User, Error> {
         let target = self.get(&caller.user, id).await?;
         let duty = policy::may_patch(&caller.user, &target, patch.fields())?;
+        // After authorization, so a refusal says nothing of an account the
+        // caller may not change.
+        patch.check_password_against(&target)?;
         let expected_version = check_precondition(&target, precondition)?;
         if patch.is_empty() {
             // Nothing to change: no new version, no new ETag.

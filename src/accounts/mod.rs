@@ -70,6 +70,10 @@ pub enum Error {
     EventsPruned { after: i64 },
     #[error(transparent)]
     Auth(#[from] crate::auth::Error),
+    /// A field refused by a domain rule that needed the stored account
+    /// (a new password that contains its email or name).
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::Error),
 }
 
 impl From<Denied> for Error {

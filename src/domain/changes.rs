@@ -1,7 +1,9 @@
 //! Requests to create or change a user, parsed from raw field values. Every
 //! bad field is recorded in the caller's `Violations`, not only the first.
 
-use super::{Email, Password, PasswordPolicy, Role, UserName, Violations};
+use super::{
+    Email, Error, Password, PasswordContext, PasswordPolicy, Role, User, UserName, Violations,
+};
 
 /// A valid sign-up (or an admin's `POST /users`, or `admin create`).
 #[derive(Debug, Clone)]
@@ -36,7 +38,16 @@ impl NewUser {
             .and_then(|v| violations.check("name", UserName::parse(v)));
         let password = fields
             .password
-            .and_then(|v| violations.check("password", Password::parse(v, policy)));
+            .and_then(|v| violations.check("password", Password::parse(v, policy)))
+            .and_then(|password| {
+                // Checked against the body's own email and name, where valid.
+                let context = PasswordContext {
+                    email: email.as_ref().map_or("", Email::as_str),
+                    name: name.as_ref().map_or("", UserName::as_str),
+                };
+                let personal = password.check_not_personal(&context);
+                violations.check("password", personal.map(|()| password))
+            });
         Some(Self {
             email: email?,
             name: name?,
@@ -89,6 +100,22 @@ impl UserPatch {
             is_active: fields.is_active,
             role: fields.role,
         }
+    }
+
+    /// The password rule that needs the account: a new password must not
+    /// contain the email local part or name the account will have once
+    /// this PATCH is applied (the patch's own where it changes them).
+    pub fn check_password_against(&self, current: &User) -> Result<(), Error> {
+        let Some(password) = &self.password else {
+            return Ok(());
+        };
+        let context = PasswordContext {
+            email: self.email.as_ref().unwrap_or(&current.email).as_str(),
+            name: self.name.as_ref().map_or(&current.name, |n| n.as_str()),
+        };
+        let mut violations = Violations::default();
+        violations.check("password", password.check_not_personal(&context));
+        violations.into_result()
     }
 
     /// True when the PATCH changes nothing (`current_password` alone is no change).

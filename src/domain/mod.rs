@@ -16,7 +16,7 @@ mod user_name;
 
 pub use changes::{NewUser, NewUserFields, UserPatch, UserPatchFields};
 pub use email::Email;
-pub use password::{Password, PasswordPolicy};
+pub use password::{Password, PasswordContext, PasswordPolicy};
 pub use user::{Role, User, UserId};
 pub use user_name::UserName;
 

@@ -250,6 +250,7 @@ impl From<accounts::Error> for ApiError {
                 message: "was already used with another request body".into(),
             }]),
             Auth(e) => e.into(),
+            Invalid(e) => e.into(),
         }
     }
 }

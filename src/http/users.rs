@@ -76,7 +76,12 @@ pub struct SignUpIn {
     )]
     name: String,
     /// 15 to 128 characters (the minimum is `--password-min-length`, 15 by
-    /// default), counted after NFKC normalisation; not a common password.
+    /// default), counted after NFKC normalisation. Refused, with the reason:
+    /// one of the 100,000 most common passwords (ignoring case), one
+    /// character or a shorter string repeated, a run of consecutive letters,
+    /// digits or QWERTY keys (either direction, rows joined), or one that
+    /// contains the email's local part, the name or a word of it (4
+    /// characters or more).
     #[schema(
         example = "correct horse battery staple",
         min_length = 15,

@@ -18,7 +18,7 @@ use crate::support::TestDb;
 
 const PASSWORD: &str = "tangerine submarine 1947";
 const ADMIN_EMAIL: &str = "root@example.com";
-const ADMIN_PASSWORD: &str = "admin passphrase for tests 7";
+const ADMIN_PASSWORD: &str = "quiet orchard lantern 7301";
 
 fn copy(from: &str, to: &str, extra: &[&str], cwd: &std::path::Path) -> Finished {
     let mut args = vec!["db", "copy", "--from", from, "--to", to];

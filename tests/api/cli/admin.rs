@@ -52,7 +52,7 @@ fn admin_create_refuses_a_common_password_with_a_one_line_reason() {
     let exit = admin_create(
         &dir,
         "admin@example.com",
-        "12345678",
+        "football",
         &["--password-min-length", "8"],
     );
     assert!(exit.failed(), "{exit:?}");

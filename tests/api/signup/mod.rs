@@ -7,6 +7,7 @@
 mod closed;
 mod created;
 mod email;
+mod guessable;
 mod name;
 mod password;
 mod roles;

@@ -23,7 +23,7 @@ pub use database::{backend, Backend, TestDb};
 /// A password that meets the default policy and is on no common list.
 pub const PASSWORD: &str = "tangerine submarine 1947";
 pub const ADMIN_EMAIL: &str = "root@example.com";
-pub const ADMIN_PASSWORD: &str = "admin passphrase for tests 7";
+pub const ADMIN_PASSWORD: &str = "quiet orchard lantern 7301";
 
 pub struct TestApp {
     pub addr: SocketAddr,
