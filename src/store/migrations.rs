@@ -2,6 +2,9 @@
 //! applies its dialect's list in order at start and on `user-api migrate`.
 //! A released migration is never edited. Only data here: each backend's
 //! runner lives in the backend (`sqlite::migrate`, `postgres::migrate`).
+//! A migration whose data change is a rule written in Rust (4: canonical
+//! emails, `store::canonical`) has that step run by the runner after its
+//! SQL, in the same transaction.
 
 use super::Error;
 
@@ -13,6 +16,10 @@ pub(super) const SQLITE: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0002_throttle_and_idempotency.sql"),
     ),
     (3, include_str!("../../migrations/sqlite/0003_events.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_canonical_email.sql"),
+    ),
 ];
 
 /// The same migrations in PostgreSQL's dialect: one file per dialect, the
@@ -24,6 +31,10 @@ pub(super) const POSTGRES: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_throttle_and_idempotency.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_events.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_canonical_email.sql"),
+    ),
 ];
 
 pub const LATEST_VERSION: i64 = SQLITE.len() as i64;

@@ -24,6 +24,8 @@ mod copy;
 mod deploy;
 mod event_order;
 mod instances;
+#[path = "../api/cli/migrate_emails.rs"]
+mod migrate_emails;
 mod outage;
 mod startup;
 mod takeover;
