@@ -91,9 +91,10 @@ impl From<store::Error> for Error {
             S::LastAdmin => Self::LastAdmin,
             S::StaleVersion => Self::StaleVersion,
             S::Unavailable(cause) => Self::Unavailable(cause),
-            err @ (S::NewerSchema { .. } | S::Unsupported(_) | S::Internal(_)) => {
-                Self::Internal(err.to_string())
-            }
+            err @ (S::NewerSchema { .. }
+            | S::EmailsCollide(_)
+            | S::Unsupported(_)
+            | S::Internal(_)) => Self::Internal(err.to_string()),
         }
     }
 }

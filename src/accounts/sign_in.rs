@@ -181,13 +181,12 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<(User, String), Error> {
-        let email = Email::parse(username).ok();
+        // Not `parse`: an account stored before the email rules tightened
+        // (`a@localhost`) still signs in (`Email::for_lookup`).
+        let email = Email::for_lookup(username);
         let password =
             Password::for_verification(password).map_err(|_| Error::InvalidCredentials)?;
-        let found = match &email {
-            Some(email) => self.store.credentials(email).await?,
-            None => None,
-        };
+        let found = self.store.credentials(&email).await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),

@@ -7,6 +7,7 @@
 mod changes;
 mod email;
 pub mod event;
+pub mod fold;
 mod password;
 pub mod policy;
 pub mod resource;

@@ -52,8 +52,8 @@ pub struct FailureRecord {
 /// Whom a record is about; `key()` is how the store names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Throttled {
-    /// An email as the service stores it (case variants are one account);
-    /// a username that is no valid email is kept lower-cased, so unknown
+    /// An email as sign-in looks it up (`Email::for_lookup`: case variants
+    /// are one account); a username that is no valid email is folded, so unknown
     /// and malformed names are throttled exactly like real accounts.
     Account(String),
     Address(IpAddr),
@@ -61,11 +61,7 @@ pub enum Throttled {
 
 impl Throttled {
     pub fn account(username: &str) -> Self {
-        let name = Email::parse(username).map_or_else(
-            |_| username.trim().to_lowercase().chars().take(254).collect(),
-            |email| email.as_str().to_owned(),
-        );
-        Self::Account(name)
+        Self::Account(Email::for_lookup(username).as_str().to_owned())
     }
 
     pub fn key(&self) -> String {

@@ -25,6 +25,13 @@ impl UserName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name as the admin listing's `q` searches it (stored beside the
+    /// name as `name_lower`): folded like an email, so `q` matches names and
+    /// emails by one rule.
+    pub fn search_key(&self) -> String {
+        super::fold::fold(&self.0)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use super::problem::ApiError;
 use crate::accounts::UserFilter;
+use crate::domain::fold::fold;
 use crate::domain::Violations;
 
 /// `GET /users` query parameters, every bad one reported.
@@ -71,7 +72,8 @@ impl ListQuery {
                     if value.chars().count() > 254 {
                         v.push("q", "must be at most 254 characters");
                     } else {
-                        list.filter.q = Some(value.to_lowercase());
+                        // Folded as names and emails are stored (`domain::fold`).
+                        list.filter.q = Some(fold(value));
                         list.q_raw = Some(value.clone());
                     }
                 }

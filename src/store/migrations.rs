@@ -2,6 +2,9 @@
 //! applies its dialect's list in order at start and on `user-api migrate`.
 //! A released migration is never edited. Only data here: each backend's
 //! runner lives in the backend (`sqlite::migrate`, `postgres::migrate`).
+//! A migration whose data change is a rule written in Rust (4: canonical
+//! emails, `store::canonical`) has that step run by the runner after its
+//! SQL, in the same transaction.
 
 use super::Error;
 
@@ -15,6 +18,10 @@ pub(super) const SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_events.sql")),
     (
         4,
+        include_str!("../../migrations/sqlite/0004_canonical_email.sql"),
+    ),
+    (
+        5,
         include_str!("../../migrations/sqlite/0005_idempotency_without_password.sql"),
     ),
 ];
@@ -30,6 +37,10 @@ pub(super) const POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_events.sql")),
     (
         4,
+        include_str!("../../migrations/postgres/0004_canonical_email.sql"),
+    ),
+    (
+        5,
         include_str!("../../migrations/postgres/0005_idempotency_without_password.sql"),
     ),
 ];

@@ -41,6 +41,7 @@ macro_rules! on_backend {
 }
 
 pub mod backup;
+mod canonical;
 pub mod copy;
 mod migrations;
 pub mod outbox;
@@ -79,6 +80,12 @@ pub enum Error {
         "database is at schema version {found}, newer than this binary's {known}; upgrade user-api"
     )]
     NewerSchema { found: i64, known: i64 },
+    /// Migration 4 found accounts whose emails are one under the canonical
+    /// form (`store::canonical`); nothing was changed.
+    #[error(
+        "schema migration 4 stopped, nothing changed: accounts would share an email under the canonical form ({0}); change or delete all but one with the previous version of user-api, then migrate again"
+    )]
+    EmailsCollide(String),
     /// A database the service cannot work with safely (e.g. no WAL).
     #[error("{0}")]
     Unsupported(String),
@@ -143,7 +150,7 @@ pub struct TokenRevocation {
 /// `GET /users` filters; the page is a separate `Page`.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    /// Lower-cased by the caller; matched literally.
+    /// Folded by the caller (`domain::fold`); matched literally.
     pub q: Option<String>,
     pub is_active: Option<bool>,
     pub role: Option<Role>,

@@ -25,6 +25,8 @@ mod deploy;
 mod event_order;
 mod instances;
 mod logs;
+#[path = "../api/cli/migrate_emails.rs"]
+mod migrate_emails;
 mod outage;
 mod startup;
 mod takeover;

@@ -32,7 +32,7 @@ use tokio_postgres::Row;
 pub use engine::PostgresStore;
 pub use outbox::DelivererLease;
 
-use super::{migrations, Error};
+use super::{canonical, migrations, Error};
 use crate::domain::{Email, User, UserId};
 
 /// A transaction on a pooled connection.
@@ -157,10 +157,74 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
     migrations::refuse_newer(found)?;
     for &(version, sql) in migrations::POSTGRES.iter().filter(|(v, _)| *v > found) {
         tx.batch_execute(sql).await.map_err(classify)?;
+        if version == canonical::MIGRATION {
+            canonicalise(&tx).await?;
+        }
         tx.execute("UPDATE user_api_schema SET version = $1", &[&version])
             .await
             .map_err(classify)?;
         tracing::info!(version, "applied schema migration");
     }
     tx.commit().await.map_err(classify)
+}
+
+/// Migration 4's data step (`store::canonical`), inside the migration's
+/// transaction: an error rolls everything back.
+async fn canonicalise(tx: &Tx<'_>) -> Result<(), Error> {
+    let users = tx
+        .query(
+            "SELECT id, email, name, name_lower FROM users ORDER BY id",
+            &[],
+        )
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|r| {
+            Ok(canonical::StoredUser {
+                id: r.try_get(0)?,
+                email: r.try_get(1)?,
+                name: r.try_get(2)?,
+                name_lower: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+        .map_err(classify)?;
+    let rewrites = canonical::plan(users)?;
+    let update = tx
+        .prepare("UPDATE users SET email = $2, name_lower = $3 WHERE id = $1")
+        .await
+        .map_err(classify)?;
+    for step in [0, 1] {
+        for rewrite in &rewrites {
+            let email = if step == 0 {
+                canonical::parked(rewrite.id)
+            } else {
+                rewrite.email.clone()
+            };
+            tx.execute(&update, &[&rewrite.id, &email, &rewrite.name_lower])
+                .await
+                .map_err(classify)?;
+        }
+    }
+    let keys: Vec<String> = tx
+        .query("SELECT key FROM signin_failures", &[])
+        .await
+        .map_err(classify)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(classify)?;
+    let stale: Vec<&str> = keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| canonical::stale_throttle_key(k))
+        .collect();
+    tx.execute("DELETE FROM signin_failures WHERE key = ANY($1)", &[&stale])
+        .await
+        .map_err(classify)?;
+    tracing::info!(
+        rewritten = rewrites.len(),
+        "stored emails in canonical form"
+    );
+    Ok(())
 }

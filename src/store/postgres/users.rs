@@ -9,7 +9,7 @@ use super::{
 };
 use crate::domain::policy::removes_an_admin;
 use crate::domain::throttle::cleared_by_password_set;
-use crate::domain::{Email, Role, User, UserId};
+use crate::domain::{Email, Role, User, UserId, UserName};
 use crate::store::outbox::{create_events, delete_events, sign_out_events, update_events, written};
 use crate::store::{
     now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
@@ -50,7 +50,7 @@ impl PostgresStore {
                     &[
                         &user.email.as_str(),
                         &user.name.as_str(),
-                        &user.name.as_str().to_lowercase(),
+                        &user.name.search_key(),
                         &user.role.as_str(),
                         &user.password_hash.0,
                         &now(),
@@ -214,7 +214,7 @@ impl PostgresStore {
                         &id.0,
                         &changes.email.as_ref().map(Email::as_str),
                         &changes.name.as_ref().map(|n| n.as_str()),
-                        &changes.name.as_ref().map(|n| n.as_str().to_lowercase()),
+                        &changes.name.as_ref().map(UserName::search_key),
                         &changes.password_hash.as_ref().map(|h| h.0.as_str()),
                         &changes.is_active,
                         &changes.role.map(Role::as_str),

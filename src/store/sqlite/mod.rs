@@ -22,7 +22,7 @@ use rusqlite::{Connection, ErrorCode, Row};
 
 pub use engine::SqliteStore;
 
-use super::{migrations, Error};
+use super::{canonical, migrations, Error};
 use crate::domain::{Email, User, UserId};
 
 const USER_COLUMNS: &str = user_columns!();
@@ -84,10 +84,63 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
             .map_err(classify)?;
         tx.execute_batch(sql).map_err(classify)?;
+        if version == canonical::MIGRATION {
+            canonicalise(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(classify)?;
         tx.commit().map_err(classify)?;
         tracing::info!(version, "applied schema migration");
     }
+    Ok(())
+}
+
+/// Migration 4's data step (`store::canonical`), inside its transaction: an
+/// error leaves the database as it was.
+fn canonicalise(tx: &rusqlite::Transaction<'_>) -> Result<(), Error> {
+    let users = tx
+        .prepare("SELECT id, email, name, name_lower FROM users ORDER BY id")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| {
+                Ok(canonical::StoredUser {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    name: r.get(2)?,
+                    name_lower: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(classify)?;
+    let rewrites = canonical::plan(users)?;
+    for step in [0, 1] {
+        for rewrite in &rewrites {
+            let email = if step == 0 {
+                canonical::parked(rewrite.id)
+            } else {
+                rewrite.email.clone()
+            };
+            tx.execute(
+                "UPDATE users SET email = ?2, name_lower = ?3 WHERE id = ?1",
+                rusqlite::params![rewrite.id, email, rewrite.name_lower],
+            )
+            .map_err(classify)?;
+        }
+    }
+    let keys = tx
+        .prepare("SELECT key FROM signin_failures")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(classify)?;
+    for key in keys.iter().filter(|k| canonical::stale_throttle_key(k)) {
+        tx.execute("DELETE FROM signin_failures WHERE key = ?1", [key])
+            .map_err(classify)?;
+    }
+    tracing::info!(
+        rewritten = rewrites.len(),
+        "stored emails in canonical form"
+    );
     Ok(())
 }

@@ -15,6 +15,7 @@ mod hashing;
 mod help;
 mod logs;
 mod migrate;
+mod migrate_emails;
 mod openapi;
 mod shutdown;
 mod startup;

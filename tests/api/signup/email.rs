@@ -1,4 +1,5 @@
-//! The email: an address, of at most 254 characters.
+//! The email: an address of at most 254 characters, with no quoted local
+//! part and a dotted DNS name as domain.
 
 use reqwest::StatusCode;
 
@@ -52,6 +53,35 @@ async fn email_that_is_not_an_address_is_422() {
         "@example.com",
         "Ada <ada@example.com>",
         "",
+    ] {
+        let response = app.post_user(&signup(email, "Ada")).await;
+        assert_invalid(response, &["email"]).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn email_with_a_quoted_local_part_is_422() {
+    let app = spawn_app().await;
+
+    for email in ["\"ada\"@example.com", "\"ada lovelace\"@example.com"] {
+        let response = app.post_user(&signup(email, "Ada")).await;
+        assert_invalid(response, &["email"]).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn email_whose_domain_is_not_a_dotted_dns_name_is_422() {
+    let app = spawn_app().await;
+
+    for email in [
+        "ada@localhost",
+        "ada@example",
+        "ada@[127.0.0.1]",
+        "ada@127.0.0.1",
+        "ada@[IPv6:::1]",
+        "ada@exa_mple.com",
     ] {
         let response = app.post_user(&signup(email, "Ada")).await;
         assert_invalid(response, &["email"]).await;

@@ -4,6 +4,7 @@
 //! One file per rule. The helpers here build bodies and send requests, and
 //! `assert_invalid` checks the shape of a 422.
 
+mod canonical_email;
 mod closed;
 mod created;
 mod email;

@@ -188,6 +188,20 @@ impl TestDb {
         }
     }
 
+    /// Runs a script of several statements (a migration file).
+    #[allow(dead_code)] // only the migration tests use it
+    pub fn execute_script(&self, sql: &str) {
+        match &self.kind {
+            Kind::Sqlite { path, .. } => {
+                let db = rusqlite::Connection::open(path).unwrap();
+                db.execute_batch(sql).unwrap();
+            }
+            Kind::Postgres { .. } => {
+                postgres_execute(&self.url, sql).unwrap();
+            }
+        }
+    }
+
     /// The first column of the first row, as text.
     pub fn query_text(&self, sql: &str) -> String {
         match &self.kind {

@@ -203,6 +203,23 @@ async fn email_is_case_insensitive_at_sign_in() {
 }
 
 #[tokio::test]
+async fn email_is_compared_in_its_canonical_form_at_sign_in() {
+    let app = spawn_app().await;
+    app.sign_up("ασ@example.com").await;
+    app.sign_up("ab@bücher.example").await;
+
+    for username in [
+        "ΑΣ@example.com",
+        "ας@example.com",
+        "ＡＢ@xn--bcher-kva.example",
+    ] {
+        let response = app.login(username, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "{username}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn password_is_case_sensitive_at_sign_in() {
     let app = spawn_app().await;
     app.sign_up(EMAIL).await;

@@ -1,5 +1,6 @@
 //! `GET /users` filters: `q` matches part of the email or the name ignoring
-//! case (and takes `%` and `_` literally); `is_active` and `role` keep only the
+//! case by the service's folding, as emails are compared (and takes `%` and
+//! `_` literally); `is_active` and `role` keep only the
 //! users they name.
 
 use reqwest::StatusCode;
@@ -32,6 +33,34 @@ async fn q_matches_part_of_the_name_ignoring_case() {
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(ids(response).await, [grace]);
+}
+
+#[tokio::test]
+async fn q_is_folded_as_names_are_so_capital_sigma_finds_final_sigma() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let kostas = sign_up_named(&app, "k@example.com", "Κώστας Ιωάννου").await;
+    sign_up_named(&app, "a@example.com", "Ada Lovelace").await;
+
+    let response = list(&app, &admin, &[("q", "ΤΑΣ")]).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(ids(response).await, [kostas]);
+}
+
+#[tokio::test]
+async fn q_is_folded_as_emails_are_so_fullwidth_finds_ascii() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let ada = sign_up_named(&app, "ada.lovelace@example.com", "Someone").await;
+    let sigma = sign_up_named(&app, "ας@example.com", "Someone").await;
+    sign_up_named(&app, "grace@example.com", "Someone").await;
+
+    let fullwidth = list(&app, &admin, &[("q", "ＬＯＶＥ")]).await;
+    let greek = list(&app, &admin, &[("q", "ΑΣ@")]).await;
+
+    assert_eq!(ids(fullwidth).await, [ada]);
+    assert_eq!(ids(greek).await, [sigma]);
 }
 
 #[tokio::test]

@@ -1,0 +1,8 @@
+-- One canonical email (the contract's "The user resource"): stored emails
+-- become trimmed, NFKC, simple-case-folded, NFKC again, with the domain
+-- through IDNA in its Unicode form; `name_lower` is folded the same way for
+-- `q`. The rule is Rust (`domain::Email`, `domain::fold`), so this file holds
+-- no statement: the runner applies `store::canonical`'s rewrites after it,
+-- in the same transaction, and stops before changing anything when two
+-- accounts would share an email. Account throttle rows under an old form
+-- are deleted there too (they live a day at most).
