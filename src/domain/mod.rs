@@ -5,6 +5,7 @@
 //! `parse`, so code behind this layer can trust them.
 
 mod changes;
+pub mod client;
 mod email;
 pub mod event;
 mod password;
@@ -15,6 +16,7 @@ mod user;
 mod user_name;
 
 pub use changes::{NewUser, NewUserFields, UserPatch, UserPatchFields};
+pub use client::AddressKey;
 pub use email::Email;
 pub use password::{Password, PasswordPolicy};
 pub use user::{Role, User, UserId};
