@@ -41,6 +41,8 @@ pub enum StartError {
     #[error("invalid hashing parameters: {0}")]
     Hashing(#[from] crate::auth::Error),
     #[error("{0}")]
+    WeakHashing(String),
+    #[error("{0}")]
     Events(String),
 }
 
@@ -108,7 +110,7 @@ pub fn accounts(
 ) -> Result<Accounts, StartError> {
     Ok(Accounts {
         store,
-        hasher: Hasher::new(hashing.config())?,
+        hasher: Hasher::new(hashing.config().map_err(StartError::WeakHashing)?)?,
         password_policy: PasswordPolicy {
             min_chars: usize::from(hashing.password_min_length),
         },
@@ -130,8 +132,10 @@ pub fn accounts(
 
 impl App {
     pub async fn build(args: ServeArgs) -> Result<Self, StartError> {
-        // Flags first (a bad secret is one line, nothing touched), then the
-        // port: a taken port fails before the database is touched.
+        // Flags first (a bad secret or a weak hashing cost is one line,
+        // nothing touched), then the port: a taken port fails before the
+        // database is touched.
+        args.hashing.config().map_err(StartError::WeakHashing)?;
         let sinks = sinks(&args.events)?;
         let listener =
             TcpListener::bind(args.listen)

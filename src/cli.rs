@@ -141,15 +141,28 @@ pub struct HashArgs {
     /// for a password used alone).
     #[arg(long, env = "USER_API_PASSWORD_MIN_LENGTH", default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=64))]
     pub password_min_length: u8,
+
+    /// Tests only: accept argon2 costs below OWASP's floor, so a test suite
+    /// of thousands of sign-ups stays fast. Honoured only by debug builds
+    /// (`cargo test`); a release build refuses weak costs whatever is set.
+    #[arg(long, env = "USER_API_TEST_WEAK_ARGON2", hide = true)]
+    pub test_weak_argon2: bool,
 }
 
 impl HashArgs {
-    pub fn config(&self) -> crate::auth::hashing::HashingConfig {
-        crate::auth::hashing::HashingConfig {
+    /// The hashing cost the flags give; one line saying why when it is below
+    /// OWASP's weakest row.
+    pub fn config(&self) -> Result<crate::auth::hashing::HashingConfig, String> {
+        let config = crate::auth::hashing::HashingConfig {
             memory_kib: self.argon2_memory_kib,
             iterations: self.argon2_iterations,
             parallelism: self.argon2_parallelism,
             concurrency: self.hash_concurrency.map(|n| n as usize),
+        };
+        let weak_allowed = cfg!(debug_assertions) && self.test_weak_argon2;
+        match config.below_owasp() {
+            Some(reason) if !weak_allowed => Err(reason),
+            _ => Ok(config),
         }
     }
 }
