@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +20,7 @@ use crate::events::nats::NatsSink;
 use crate::events::relay::{nats_sink_name, webhook_sink_name, RetrySchedule, Sink, Wake};
 use crate::events::signature::WebhookSecret;
 use crate::events::webhook::WebhookSink;
-use crate::http::connections::CappedListener;
+use crate::http::connections::{CappedListener, ConnectionLimits};
 use crate::http::{self, AppState, StateParts, WebSettings};
 use crate::store::{OpenOptions, Store};
 
@@ -52,7 +51,8 @@ pub struct App {
     state: AppState,
     request_timeout: Duration,
     shutdown_grace: Duration,
-    max_connections: usize,
+    header_timeout: Duration,
+    connection_limits: ConnectionLimits,
     prune_interval: Duration,
     sinks: Vec<Arc<Sink>>,
     retry_schedule: RetrySchedule,
@@ -184,7 +184,12 @@ impl App {
             state,
             request_timeout: args.request_timeout,
             shutdown_grace: args.shutdown_grace,
-            max_connections: args.max_connections as usize,
+            header_timeout: args.header_timeout,
+            connection_limits: ConnectionLimits {
+                max_connections: args.max_connections as usize,
+                per_address: args.max_connections_per_address as usize,
+                exempt: args.trusted_proxies.clone(),
+            },
             prune_interval: args.prune_interval,
             sinks,
             retry_schedule: args.events.webhook_retry_schedule.clone(),
@@ -244,18 +249,12 @@ impl App {
             token.clone(),
         ));
         let router = http::router(self.state);
-        // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a
-        // listener of our own.
-        let listener = CappedListener::new(self.listener, self.max_connections).tap_io(|_| {});
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-        let serving = tokio::spawn(async move { serve.await });
+        let listener = CappedListener::new(self.listener, self.connection_limits);
+        let serve = http::serve::serve(listener, router, self.header_timeout, token.clone());
+        let serving = tokio::spawn(serve);
         token.cancelled().await;
         match tokio::time::timeout(drain_limit, serving).await {
-            Ok(Ok(result)) => result?,
+            Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("requests still in flight after the drain limit; exiting"),
         }

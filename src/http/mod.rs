@@ -10,6 +10,7 @@ pub mod extract;
 mod health;
 pub mod list_query;
 pub mod problem;
+pub mod serve;
 pub mod state;
 pub mod token;
 mod users;
@@ -43,9 +44,19 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.web.cors_origins);
     let request_timeout = state.web.request_timeout;
     let max_in_flight = state.web.max_in_flight;
-    let api = Router::new()
+    let timeout =
+        || TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout);
+    // Outside the in-flight cap, so slow requests holding every slot never
+    // make a load balancer think the service is dead (the contract's
+    // "Limits and behaviour under load").
+    let health = Router::new()
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
+        .route_layer(middleware::from_fn(observe))
+        .with_state(state.clone())
+        .layer(timeout())
+        .layer(middleware::map_response(as_problem));
+    let api = Router::new()
         .route("/users", post(users::create_user).get(users::list_users))
         .route("/users/me", get(users::me))
         .route(
@@ -66,10 +77,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     let api = api
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
+        .layer(timeout())
         .layer(middleware::map_response(as_problem))
         // Outermost but for CORS: a request past the in-flight cap is
         // answered 503 at once and never waits for a slot. `Router::layer`
@@ -86,9 +94,10 @@ pub fn router(state: AppState) -> Router {
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
         );
+    let app = health.merge(api);
     match cors {
-        Some(cors) => api.layer(cors),
-        None => api,
+        Some(cors) => app.layer(cors),
+        None => app,
     }
 }
 
