@@ -8,6 +8,7 @@ pub mod docs;
 pub mod events;
 pub mod extract;
 mod health;
+pub mod html;
 pub mod list_query;
 pub mod problem;
 pub mod serve;
@@ -31,6 +32,7 @@ use axum::Router;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use problem::{problem, ApiError};
@@ -69,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(token::issue_token))
         .route("/token/revoke", post(token::revoke_token))
         .route("/ws/{client_id}", get(ws::echo))
-        .merge(docs::router())
+        .merge(html::secure_headers(docs::router()))
         // `route_layer`, so `observe` sees the matched route; the fallback
         // gets its own copy (unmatched requests are logged too).
         .route_layer(middleware::from_fn(observe))
@@ -95,10 +97,16 @@ pub fn router(state: AppState) -> Router {
                 .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
         );
     let app = health.merge(api);
-    match cors {
+    let app = match cors {
         Some(cors) => app.layer(cors),
         None => app,
-    }
+    };
+    // Every response, errors and refusals by the layers above included
+    // (OWASP Secure Headers: no content sniffing into HTML or script).
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 async fn not_found() -> ApiError {
