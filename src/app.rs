@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +20,7 @@ use crate::events::nats::NatsSink;
 use crate::events::relay::{nats_sink_name, webhook_sink_name, RetrySchedule, Sink, Wake};
 use crate::events::signature::WebhookSecret;
 use crate::events::webhook::WebhookSink;
-use crate::http::connections::CappedListener;
+use crate::http::connections::{CappedListener, ConnectionLimits};
 use crate::http::{self, AppState, StateParts, WebSettings};
 use crate::store::{OpenOptions, Store};
 
@@ -41,6 +40,8 @@ pub enum StartError {
     #[error("invalid hashing parameters: {0}")]
     Hashing(#[from] crate::auth::Error),
     #[error("{0}")]
+    WeakHashing(String),
+    #[error("{0}")]
     Events(String),
 }
 
@@ -50,7 +51,8 @@ pub struct App {
     state: AppState,
     request_timeout: Duration,
     shutdown_grace: Duration,
-    max_connections: usize,
+    header_timeout: Duration,
+    connection_limits: ConnectionLimits,
     prune_interval: Duration,
     sinks: Vec<Arc<Sink>>,
     retry_schedule: RetrySchedule,
@@ -108,7 +110,7 @@ pub fn accounts(
 ) -> Result<Accounts, StartError> {
     Ok(Accounts {
         store,
-        hasher: Hasher::new(hashing.config())?,
+        hasher: Hasher::new(hashing.config().map_err(StartError::WeakHashing)?)?,
         password_policy: PasswordPolicy {
             min_chars: usize::from(hashing.password_min_length),
         },
@@ -130,8 +132,10 @@ pub fn accounts(
 
 impl App {
     pub async fn build(args: ServeArgs) -> Result<Self, StartError> {
-        // Flags first (a bad secret is one line, nothing touched), then the
-        // port: a taken port fails before the database is touched.
+        // Flags first (a bad secret or a weak hashing cost is one line,
+        // nothing touched), then the port: a taken port fails before the
+        // database is touched.
+        args.hashing.config().map_err(StartError::WeakHashing)?;
         let sinks = sinks(&args.events)?;
         let listener =
             TcpListener::bind(args.listen)
@@ -180,7 +184,12 @@ impl App {
             state,
             request_timeout: args.request_timeout,
             shutdown_grace: args.shutdown_grace,
-            max_connections: args.max_connections as usize,
+            header_timeout: args.header_timeout,
+            connection_limits: ConnectionLimits {
+                max_connections: args.max_connections as usize,
+                per_address: args.max_connections_per_address as usize,
+                exempt: args.trusted_proxies.clone(),
+            },
             prune_interval: args.prune_interval,
             sinks,
             retry_schedule: args.events.webhook_retry_schedule.clone(),
@@ -240,18 +249,12 @@ impl App {
             token.clone(),
         ));
         let router = http::router(self.state);
-        // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for a
-        // listener of our own.
-        let listener = CappedListener::new(self.listener, self.max_connections).tap_io(|_| {});
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-        let serving = tokio::spawn(async move { serve.await });
+        let listener = CappedListener::new(self.listener, self.connection_limits);
+        let serve = http::serve::serve(listener, router, self.header_timeout, token.clone());
+        let serving = tokio::spawn(serve);
         token.cancelled().await;
         match tokio::time::timeout(drain_limit, serving).await {
-            Ok(Ok(result)) => result?,
+            Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("requests still in flight after the drain limit; exiting"),
         }

@@ -141,15 +141,28 @@ pub struct HashArgs {
     /// for a password used alone).
     #[arg(long, env = "USER_API_PASSWORD_MIN_LENGTH", default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=64))]
     pub password_min_length: u8,
+
+    /// Tests only: accept argon2 costs below OWASP's floor, so a test suite
+    /// of thousands of sign-ups stays fast. Honoured only by debug builds
+    /// (`cargo test`); a release build refuses weak costs whatever is set.
+    #[arg(long, env = "USER_API_TEST_WEAK_ARGON2", hide = true)]
+    pub test_weak_argon2: bool,
 }
 
 impl HashArgs {
-    pub fn config(&self) -> crate::auth::hashing::HashingConfig {
-        crate::auth::hashing::HashingConfig {
+    /// The hashing cost the flags give; one line saying why when it is below
+    /// OWASP's weakest row.
+    pub fn config(&self) -> Result<crate::auth::hashing::HashingConfig, String> {
+        let config = crate::auth::hashing::HashingConfig {
             memory_kib: self.argon2_memory_kib,
             iterations: self.argon2_iterations,
             parallelism: self.argon2_parallelism,
             concurrency: self.hash_concurrency.map(|n| n as usize),
+        };
+        let weak_allowed = cfg!(debug_assertions) && self.test_weak_argon2;
+        match config.below_owasp() {
+            Some(reason) if !weak_allowed => Err(reason),
+            _ => Ok(config),
         }
     }
 }
@@ -222,8 +235,26 @@ pub struct ServeArgs {
     #[arg(long, env = "USER_API_MAX_CONNECTIONS", default_value_t = 16384, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// Open connections of one client address at most (an IPv6 client
+    /// counted by its /64); past it a connection gets 503 and is closed.
+    /// Connections from a trusted proxy are not capped. 0 = no cap.
+    #[arg(
+        long,
+        env = "USER_API_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: u32,
+
+    /// Time a connection has to send a whole request head, from its opening
+    /// or from its previous response; past it the connection is closed. So
+    /// an idle keep-alive connection lasts this long too: a proxy in front
+    /// must keep its upstream keep-alive shorter. E.g. 10s.
+    #[arg(long, env = "USER_API_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
     /// Requests handled at once; past it a request gets 503 with
-    /// Retry-After at once instead of waiting in a queue.
+    /// Retry-After at once instead of waiting in a queue. `/health` and
+    /// `/health/ready` are answered outside this cap.
     #[arg(long, env = "USER_API_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
 
@@ -391,6 +422,8 @@ mod tests {
         assert_eq!(args.request_timeout, Duration::from_secs(30));
         assert_eq!(args.hashing.argon2_memory_kib, 19456);
         assert_eq!(args.store.db_pool_size, 10);
+        assert_eq!(args.header_timeout, Duration::from_secs(10));
+        assert_eq!(args.max_connections_per_address, 256);
         assert!(args.metrics_addr.is_none() && args.cors_origins.is_empty());
     }
 
@@ -402,6 +435,9 @@ mod tests {
         assert!(ServeArgs::from_flags(["--token-ttl", "500ms"]).is_err());
         assert!(ServeArgs::from_flags(["--token-ttl", "500000000000y"]).is_err());
         assert!(ServeArgs::from_flags(["--signup", "maybe"]).is_err());
+        assert!(ServeArgs::from_flags(["--header-timeout", "0s"]).is_err());
+        assert!(ServeArgs::from_flags(["--header-timeout", "soon"]).is_err());
+        assert!(ServeArgs::from_flags(["--max-connections-per-address", "-1"]).is_err());
         assert!(ServeArgs::from_flags(["--trusted-proxies", "10.0.0.0/8,not-an-ip"]).is_err());
     }
 }

@@ -125,6 +125,8 @@ fn fail(message: String) -> ExitCode {
 
 async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
     telemetry::init(LogFormat::Text);
+    // A weak hashing cost is refused before a password is asked for.
+    args.hashing.config()?;
     let password = read_password()?;
     let policy = PasswordPolicy {
         min_chars: usize::from(args.hashing.password_min_length),

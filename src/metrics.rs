@@ -39,10 +39,13 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::i
         axum::routing::get(move || async move {
             handle.run_upkeep();
             (
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4",
-                )],
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    ),
+                    (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
                 handle.render(),
             )
         }),

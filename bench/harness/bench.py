@@ -78,6 +78,10 @@ def server_argv(svc: Service, port: int, db: Path | None, cpus: int, scenario: s
         argv = [str(USER_API), "serve", "--database-url", f"sqlite:{db}", "--listen", addr]
         if scenario == "signup":
             argv += ["--signup-rate", "0"]  # the peers have no per-address sign-up limit
+        if scenario == "conn10k":
+            # All 10,000 connections come from 127.0.0.1, past the default
+            # 256 per address; the peers have no such cap either.
+            argv += ["--max-connections-per-address", "0"]
         return argv, env, RUN
     if svc.name == "axum-hello":
         return [str(HELLO), "--listen", addr], env, RUN

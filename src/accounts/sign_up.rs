@@ -9,7 +9,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::{Accounts, Error};
 use crate::domain::policy;
-use crate::domain::{NewUser, Role, User};
+use crate::domain::{AddressKey, NewUser, Role, User};
 use crate::store::{
     self, IdempotencyClaim, IdempotencyStart, NewUserRow, PasswordHash, StoredReply,
 };
@@ -33,10 +33,11 @@ pub enum SignUp {
     Replayed(StoredReply),
 }
 
-/// Sign-ups a minute per client address, in this process's memory (a
-/// generic cell rate: a burst of `rate`, then one every `60/rate` s).
+/// Sign-ups a minute per client address (an IPv6 client by its /64,
+/// `AddressKey`), in this process's memory (a generic cell rate: a burst of
+/// `rate`, then one every `60/rate` s).
 pub struct SignupLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limiter: DefaultKeyedRateLimiter<AddressKey>,
 }
 
 impl SignupLimiter {
@@ -48,12 +49,14 @@ impl SignupLimiter {
     }
 
     fn check(&self, client: IpAddr) -> Result<(), Error> {
-        self.limiter.check_key(&client).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Error::Throttled {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            }
-        })
+        self.limiter
+            .check_key(&AddressKey::of(client))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Error::Throttled {
+                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                }
+            })
     }
 
     /// Forgets addresses whose allowance is full again.
@@ -183,5 +186,21 @@ impl Accounts {
             )
             .await?;
         Ok(created)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_up_rate_counts_an_ipv6_client_by_its_64() {
+        let limiter = SignupLimiter::per_minute(1).unwrap();
+        let ip = |raw: &str| raw.parse::<IpAddr>().unwrap();
+        assert!(limiter.check(ip("2001:db8:5:6::1")).is_ok());
+        assert!(limiter.check(ip("2001:db8:5:6:aaaa::2")).is_err());
+        assert!(limiter.check(ip("2001:db8:5:7::1")).is_ok());
+        assert!(limiter.check(ip("192.0.2.1")).is_ok());
+        assert!(limiter.check(ip("::ffff:192.0.2.1")).is_err());
     }
 }

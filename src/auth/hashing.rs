@@ -84,6 +84,36 @@ pub struct HashingConfig {
     pub concurrency: Option<usize>,
 }
 
+/// The weakest row of OWASP's Password Storage Cheat Sheet (argon2id:
+/// m = 7 MiB, t = 5, p = 1); every other row trades memory for passes at
+/// about the same product m × t.
+pub const OWASP_MIN_MEMORY_KIB: u32 = 7168;
+pub const OWASP_MIN_MEMORY_TIMES_PASSES: u64 = 35_840;
+
+impl HashingConfig {
+    /// Why this cost is below OWASP's weakest row, if it is: memory under
+    /// 7168 KiB, or memory × iterations under 35,840 (the contract's
+    /// "Limits and behaviour under load"). Refused at start.
+    pub fn below_owasp(&self) -> Option<String> {
+        let (m, t) = (self.memory_kib, self.iterations);
+        let product = u64::from(m) * u64::from(t);
+        if m < OWASP_MIN_MEMORY_KIB {
+            Some(format!(
+                "--argon2-memory-kib {m} is below OWASP's weakest argon2id setting \
+                 (at least {OWASP_MIN_MEMORY_KIB} KiB)"
+            ))
+        } else if product < OWASP_MIN_MEMORY_TIMES_PASSES {
+            Some(format!(
+                "--argon2-memory-kib {m} × --argon2-iterations {t} = {product} is below \
+                 OWASP's weakest argon2id setting (at least {OWASP_MIN_MEMORY_TIMES_PASSES}, \
+                 e.g. 19456 × 2 or 7168 × 5)"
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 impl Hasher {
     pub fn new(config: HashingConfig) -> Result<Self, Error> {
         let params = Params::new(
@@ -324,6 +354,26 @@ mod tests {
             .to_string();
         assert!(verify_with(&theirs, "correct horse"));
         assert!(!verify_with(&theirs, "correct horsE"));
+    }
+
+    #[test]
+    fn costs_below_owasps_weakest_row_are_named() {
+        let config = |memory_kib, iterations| HashingConfig {
+            memory_kib,
+            iterations,
+            parallelism: 1,
+            concurrency: Some(1),
+        };
+        for (m, t) in [(19456, 2), (7168, 5), (12288, 3), (9216, 4), (47104, 1)] {
+            assert_eq!(config(m, t).below_owasp(), None, "m={m} t={t}");
+        }
+        for (m, t) in [(7167, 100), (1024, 1), (19456, 1), (7168, 4), (8192, 4)] {
+            let reason = config(m, t).below_owasp().expect("refused");
+            assert!(
+                reason.contains("OWASP") && !reason.contains('\n'),
+                "{reason}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `parse`, so code behind this layer can trust them.
 
 mod changes;
+pub mod client;
 mod email;
 pub mod event;
 pub mod fold;
@@ -16,6 +17,7 @@ mod user;
 mod user_name;
 
 pub use changes::{NewUser, NewUserFields, UserPatch, UserPatchFields};
+pub use client::AddressKey;
 pub use email::Email;
 pub use password::{Password, PasswordContext, PasswordPolicy};
 pub use user::{Role, User, UserId};

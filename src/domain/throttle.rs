@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use super::Email;
+use super::{AddressKey, Email};
 
 /// The contract's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub enum Throttled {
     /// are one account); a username that is no valid email is folded, so unknown
     /// and malformed names are throttled exactly like real accounts.
     Account(String),
+    /// A client address; its record is its `AddressKey` (an IPv6 client
+    /// by its /64).
     Address(IpAddr),
 }
 
@@ -67,7 +69,7 @@ impl Throttled {
     pub fn key(&self) -> String {
         match self {
             Self::Account(email) => format!("{ACCOUNT_KEY_PREFIX}{email}"),
-            Self::Address(ip) => format!("{ADDRESS_KEY_PREFIX}{ip}"),
+            Self::Address(ip) => format!("{ADDRESS_KEY_PREFIX}{}", AddressKey::of(*ip)),
         }
     }
 }
@@ -284,6 +286,15 @@ mod tests {
                 update: RecordUpdate::GiveBack
             }
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_one_address_record_per_64() {
+        let one = |raw: &str| Throttled::Address(raw.parse().unwrap()).key();
+        assert_eq!(one("2001:db8:0:7::1"), one("2001:db8:0:7:dead:beef:0:1"));
+        assert_eq!(one("2001:db8:0:7::1"), "address:2001:db8:0:7::/64");
+        assert_ne!(one("2001:db8:0:7::1"), one("2001:db8:0:8::1"));
+        assert_eq!(one("192.0.2.1"), "address:192.0.2.1");
     }
 
     #[test]

@@ -8,8 +8,10 @@ pub mod docs;
 pub mod events;
 pub mod extract;
 mod health;
+pub mod html;
 pub mod list_query;
 pub mod problem;
+pub mod serve;
 pub mod state;
 pub mod token;
 mod users;
@@ -30,6 +32,7 @@ use axum::Router;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use problem::{problem, ApiError};
@@ -43,9 +46,19 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.web.cors_origins);
     let request_timeout = state.web.request_timeout;
     let max_in_flight = state.web.max_in_flight;
-    let api = Router::new()
+    let timeout =
+        || TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout);
+    // Outside the in-flight cap, so slow requests holding every slot never
+    // make a load balancer think the service is dead (the contract's
+    // "Limits and behaviour under load").
+    let health = Router::new()
         .route("/health", get(health::health))
         .route("/health/ready", get(health::ready))
+        .route_layer(middleware::from_fn(observe))
+        .with_state(state.clone())
+        .layer(timeout())
+        .layer(middleware::map_response(as_problem));
+    let api = Router::new()
         .route("/users", post(users::create_user).get(users::list_users))
         .route("/users/me", get(users::me))
         .route(
@@ -59,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(token::issue_token))
         .route("/token/revoke", post(token::revoke_token))
         .route("/ws/{client_id}", get(ws::echo))
-        .merge(docs::router())
+        .merge(html::secure_headers(docs::router()))
         // `route_layer`, so `observe` sees the matched route; the fallback
         // gets its own copy (unmatched requests are logged too).
         .route_layer(middleware::from_fn(observe))
@@ -67,10 +80,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     let api = api
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
+        .layer(timeout())
         .layer(middleware::map_response(as_problem))
         // Outermost but for CORS: a request past the in-flight cap is
         // answered 503 at once and never waits for a slot. `Router::layer`
@@ -87,10 +97,17 @@ pub fn router(state: AppState) -> Router {
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
         );
-    match cors {
-        Some(cors) => api.layer(cors),
-        None => api,
-    }
+    let app = health.merge(api);
+    let app = match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    // Every response, errors and refusals by the layers above included
+    // (OWASP Secure Headers: no content sniffing into HTML or script).
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 async fn not_found() -> ApiError {

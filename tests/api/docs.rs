@@ -169,24 +169,39 @@ async fn every_asset_the_docs_page_references_is_served() {
     app.stop().await;
 }
 
+/// The page's console messages that report a Content Security Policy
+/// violation (chromium logs each blocked script, style or image there).
+fn policy_violations(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|line| line.contains(":CONSOLE") && line.contains("Content Security Policy"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[tokio::test]
-async fn a_browser_renders_every_operation_and_tag_on_the_docs_page_offline() {
+async fn a_browser_renders_every_operation_and_tag_on_the_docs_page_offline_within_its_policy() {
     let Some(chromium) = chromium() else { return };
     let app = spawn_app().await;
 
     // Every host but the service fails to resolve: the page must render
-    // from the binary alone.
+    // from the binary alone. The console goes to stderr, where any
+    // Content Security Policy violation would show.
     let output = run_chromium(
         chromium,
         app.url("/docs/"),
         vec![
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
+            "--enable-logging=stderr".into(),
+            "--v=0".into(),
             "--dump-dom".into(),
         ],
     )
     .await;
 
     assert!(output.status.success(), "chromium: {output:?}");
+    let violations = policy_violations(&output.stderr);
+    assert!(violations.is_empty(), "CSP violations: {violations:#?}");
     let dom = String::from_utf8_lossy(&output.stdout);
     assert!(dom.contains("class=\"opblock "), "no operations rendered");
     let paths = [

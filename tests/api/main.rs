@@ -11,6 +11,7 @@ mod cors;
 mod docs;
 mod events;
 mod faults;
+mod headers;
 mod health;
 mod limits;
 mod metrics;

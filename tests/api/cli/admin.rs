@@ -71,6 +71,29 @@ fn admin_create_refuses_an_email_already_registered_in_another_case() {
     assert!(exit.stderr.contains("already registered"), "{exit:?}");
 }
 
+#[test]
+fn admin_create_refuses_argon2_settings_below_owasps_weakest_row_before_asking_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("user-api.db"));
+    let args = [
+        "admin",
+        "create",
+        "--email",
+        "admin@example.com",
+        "--name",
+        "Admin",
+        "--database-url",
+        &url,
+        "--argon2-memory-kib",
+        "4096",
+    ];
+    let exit = run_to_exit(&args, &[], dir.path(), Some(&format!("{ADMIN_PASSWORD}\n")));
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("OWASP"), "{exit:?}");
+    assert!(!dir.path().join("user-api.db").exists(), "nothing touched");
+}
+
 /// `user-api admin create` on `dir/user-api.db` with `password` on stdin.
 fn admin_create(dir: &TempDir, email: &str, password: &str, flags: &[&str]) -> Finished {
     let url = sqlite_url(&dir.path().join("user-api.db"));

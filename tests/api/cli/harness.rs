@@ -17,9 +17,16 @@ use tempfile::TempDir;
 
 use crate::support::binary;
 
-/// Cheap argon2 parameters for tests that are not about hashing cost.
-pub(crate) const CHEAP_HASHING: [&str; 4] =
-    ["--argon2-memory-kib", "1024", "--argon2-iterations", "1"];
+/// Cheap argon2 parameters for tests that are not about hashing cost
+/// (below OWASP's floor: `--test-weak-argon2`, which only a debug build
+/// honours, lets the binary start with them).
+pub(crate) const CHEAP_HASHING: [&str; 5] = [
+    "--argon2-memory-kib",
+    "1024",
+    "--argon2-iterations",
+    "1",
+    "--test-weak-argon2",
+];
 
 /// How long a child may take to start, answer or exit before the test fails.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
@@ -186,6 +193,9 @@ pub(crate) fn serve_args(dir: &TempDir, flags: &[&str]) -> Vec<String> {
         if !flags.contains(&flag) {
             args.extend([flag.to_owned(), value.to_owned()]);
         }
+    }
+    if !flags.contains(&CHEAP_HASHING[4]) {
+        args.push(CHEAP_HASHING[4].to_owned());
     }
     args.extend(flags.iter().map(|f| (*f).to_owned()));
     args

@@ -6,7 +6,7 @@ use super::run_to_exit;
 
 /// Every flag of the contract's table and the ones this service adds, with
 /// the environment variable that must stand for it.
-const FLAGS: [(&str, &str); 22] = [
+const FLAGS: [(&str, &str); 24] = [
     ("--listen", "USER_API_LISTEN"),
     ("--database-url", "USER_API_DATABASE_URL"),
     ("--metrics-addr", "USER_API_METRICS_ADDR"),
@@ -25,6 +25,11 @@ const FLAGS: [(&str, &str); 22] = [
     ("--db-pool-size", "USER_API_DB_POOL_SIZE"),
     ("--shutdown-grace", "USER_API_SHUTDOWN_GRACE"),
     ("--max-connections", "USER_API_MAX_CONNECTIONS"),
+    (
+        "--max-connections-per-address",
+        "USER_API_MAX_CONNECTIONS_PER_ADDRESS",
+    ),
+    ("--header-timeout", "USER_API_HEADER_TIMEOUT"),
     ("--max-in-flight", "USER_API_MAX_IN_FLIGHT"),
     ("--max-websockets", "USER_API_MAX_WEBSOCKETS"),
     ("--sqlite-max-mib", "USER_API_SQLITE_MAX_MIB"),

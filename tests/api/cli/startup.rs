@@ -134,3 +134,52 @@ fn serve_on_a_database_that_cannot_use_wal_exits_non_zero_with_a_one_line_reason
     assert!(exit.stderr.contains("WAL"), "{exit:?}");
     assert!(!exit.stderr.contains("panicked"), "{exit:?}");
 }
+
+/// `serve` on `dir/user-api.db`, port 0, with `flags` and nothing else:
+/// no cheap hashing, no `--test-weak-argon2`.
+fn unweakened_serve_args(dir: &tempfile::TempDir, flags: &[&str]) -> Vec<String> {
+    let url = sqlite_url(&dir.path().join("user-api.db"));
+    let mut args: Vec<String> = ["serve", "--listen", "127.0.0.1:0", "--database-url", &url]
+        .map(str::to_owned)
+        .to_vec();
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
+    args
+}
+
+#[test]
+fn serve_with_argon2_memory_below_owasps_weakest_row_exits_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--argon2-memory-kib", "7167", "--argon2-iterations", "10"];
+    let exit = run_to_exit(&unweakened_serve_args(&dir, &flags), &[], dir.path(), None);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("--argon2-memory-kib 7167"), "{exit:?}");
+    assert!(exit.stderr.contains("OWASP"), "{exit:?}");
+    assert!(!exit.stderr.contains("panicked"), "{exit:?}");
+    assert!(!dir.path().join("user-api.db").exists(), "nothing touched");
+}
+
+#[test]
+fn serve_with_argon2_memory_times_iterations_below_owasps_weakest_row_exits_with_a_one_line_reason()
+{
+    let dir = tempfile::tempdir().unwrap();
+    // 8192 KiB × 4 = 32,768 < 35,840; the environment counts as flags do.
+    let env = [
+        ("USER_API_ARGON2_MEMORY_KIB", "8192"),
+        ("USER_API_ARGON2_ITERATIONS", "4"),
+    ];
+    let exit = run_to_exit(&unweakened_serve_args(&dir, &[]), &env, dir.path(), None);
+    assert!(exit.failed(), "{exit:?}");
+    assert_eq!(exit.stderr_lines().len(), 1, "{exit:?}");
+    assert!(exit.stderr.contains("--argon2-iterations 4"), "{exit:?}");
+    assert!(!dir.path().join("user-api.db").exists(), "nothing touched");
+}
+
+#[test]
+fn serve_with_owasps_weakest_row_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--argon2-memory-kib", "7168", "--argon2-iterations", "5"];
+    let app = spawn_binary(&unweakened_serve_args(&dir, &flags), &[], dir.path());
+    let health = client().get(app.url("/health")).send().unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}

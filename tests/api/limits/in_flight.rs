@@ -55,15 +55,16 @@ async fn past_max_in_flight_a_request_is_shed_with_503_at_once() {
     let running = tokio::spawn(slow_sign_up(&app, "ada@example.com").send());
     tokio::time::sleep(Duration::from_millis(150)).await;
 
-    let shed = app.client.get(app.url("/health")).send().await.unwrap();
+    // Any route but `/health` and `/health/ready` (outside the cap).
+    let shed = app.client.get(app.url("/users/me")).send().await.unwrap();
 
     assert_shed(shed).await;
     assert_eq!(
         running.await.unwrap().unwrap().status(),
         StatusCode::CREATED
     );
-    let after = app.client.get(app.url("/health")).send().await.unwrap();
-    assert_eq!(after.status(), StatusCode::OK);
+    let after = app.client.get(app.url("/users/me")).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
 

@@ -9,6 +9,7 @@ mod pruning;
 mod rehash;
 mod signin_throttle;
 mod signup_rate;
+mod slow_clients;
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
