@@ -21,5 +21,4 @@ mod startup;
 
 mod harness;
 
-use harness::*;
-
+pub(crate) use harness::*;
