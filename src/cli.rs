@@ -99,8 +99,10 @@ pub struct UsersImportArgs {
 
     /// Firebase: the project's base64 signer key (Authentication → Users →
     /// Password hash parameters).
-    #[arg(long, env = "USER_API_FIREBASE_SIGNER_KEY", hide_env_values = true, value_parser = parse_base64)]
-    pub firebase_signer_key: Option<Base64>,
+    /// Read as given and decoded in `firebase_project`: clap's own refusal
+    /// would quote the value, and the key never prints.
+    #[arg(long, env = "USER_API_FIREBASE_SIGNER_KEY", hide_env_values = true)]
+    pub firebase_signer_key: Option<RawSecret>,
 
     /// Firebase: the project's base64 salt separator.
     #[arg(long, env = "USER_API_FIREBASE_SALT_SEPARATOR", value_parser = parse_base64)]
@@ -150,9 +152,11 @@ impl UsersImportArgs {
             self.firebase_rounds,
             self.firebase_mem_cost,
         ) {
-            (Some(key), Some(separator), Some(rounds), Some(mem_cost)) => {
+            (Some(RawSecret(key)), Some(separator), Some(rounds), Some(mem_cost)) => {
+                let key = parse_base64(key)
+                    .map_err(|reason| format!("--firebase-signer-key: {reason}"))?;
                 Ok(Some(crate::transfer::FirebaseProject {
-                    signer_key: key.0.clone(),
+                    signer_key: key.0,
                     salt_separator: separator.0.clone(),
                     rounds,
                     mem_cost,

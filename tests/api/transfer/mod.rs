@@ -499,3 +499,56 @@ fn an_export_imports_into_another_store_whole_with_ids_assigned_anew() {
         "the target's own user keeps its id; the imported come after"
     );
 }
+
+#[test]
+fn import_flags_are_refused_with_one_line_that_never_quotes_the_signer_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.json"), "[]").unwrap();
+    let db = TestDb::fresh();
+    for (extra, expected) in [
+        (
+            &["--format", "nope"][..],
+            "invalid value 'nope' for '--format",
+        ),
+        (
+            &["--format", "auth0", "--on-conflict", "maybe"],
+            "possible values: fail, skip",
+        ),
+        (
+            &["--format", "firebase", "--firebase-rounds", "8"],
+            "go together",
+        ),
+        (
+            &[
+                "--format",
+                "firebase",
+                "--firebase-signer-key",
+                "%%secret%%",
+                "--firebase-salt-separator",
+                "Bw==",
+                "--firebase-rounds",
+                "8",
+                "--firebase-mem-cost",
+                "14",
+            ],
+            "--firebase-signer-key: not standard base64",
+        ),
+    ] {
+        let path = dir.path().join("users.json");
+        let mut args = vec![
+            "users",
+            "import",
+            "--database-url",
+            &db.url,
+            "--from",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let done = run_to_exit(&args, &[], dir.path(), None);
+        assert!(done.failed(), "{extra:?}: {done:?}");
+        let lines = done.stderr_lines();
+        assert_eq!(lines.len(), 1, "{extra:?}: {lines:?}");
+        assert!(lines[0].contains(expected), "{extra:?}: {lines:?}");
+        assert!(!lines[0].contains("secret"), "{lines:?}");
+    }
+}
