@@ -9,8 +9,6 @@
 
 use std::collections::HashMap;
 
-use futures_util::{pin_mut, TryStreamExt};
-
 use super::outbox::EVENTS_LOCK;
 use super::{classify, user_from_row, PostgresStore, USER_COLUMNS};
 use crate::domain::User;
@@ -19,6 +17,9 @@ use crate::store::transfer::{
     already_registered, ExportRow, ImportFeed, ImportOutcome, ImportTally, OnConflict,
 };
 use crate::store::{now, Error};
+
+/// Rows per round trip of `export_users`.
+const EXPORT_PAGE: i32 = 1000;
 
 impl PostgresStore {
     pub async fn import_users(
@@ -114,8 +115,9 @@ impl PostgresStore {
         Ok(ImportOutcome::Done(tally))
     }
 
-    /// Every user in id order, from one snapshot, streamed from the server
-    /// (a portal-less row stream: tokio-postgres reads rows as they come).
+    /// Every user in id order, from one snapshot, read through a portal a
+    /// page at a time: the server holds the rest, so memory stays constant
+    /// however slow the sink.
     pub async fn export_users(
         &self,
         sink: &mut (dyn FnMut(ExportRow) -> Result<(), String> + Send),
@@ -128,28 +130,36 @@ impl PostgresStore {
             .start()
             .await
             .map_err(classify)?;
-        let rows = tx
-            .query_raw(
+        let statement = tx
+            .prepare(
                 "SELECT email, name, role, is_active, password_hash, created_at, updated_at
                  FROM users ORDER BY id",
-                std::iter::empty::<i64>(),
             )
             .await
             .map_err(classify)?;
-        pin_mut!(rows);
+        let portal = tx.bind(&statement, &[]).await.map_err(classify)?;
         let mut count = 0u64;
-        while let Some(row) = rows.try_next().await.map_err(classify)? {
-            let user = ExportRow {
-                email: row.try_get(0).map_err(classify)?,
-                name: row.try_get(1).map_err(classify)?,
-                role: row.try_get(2).map_err(classify)?,
-                is_active: row.try_get(3).map_err(classify)?,
-                password_hash: row.try_get(4).map_err(classify)?,
-                created_at: row.try_get(5).map_err(classify)?,
-                updated_at: row.try_get(6).map_err(classify)?,
-            };
-            sink(user).map_err(Error::Internal)?;
-            count += 1;
+        loop {
+            let rows = tx
+                .query_portal(&portal, EXPORT_PAGE)
+                .await
+                .map_err(classify)?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in rows {
+                let user = ExportRow {
+                    email: row.try_get(0).map_err(classify)?,
+                    name: row.try_get(1).map_err(classify)?,
+                    role: row.try_get(2).map_err(classify)?,
+                    is_active: row.try_get(3).map_err(classify)?,
+                    password_hash: row.try_get(4).map_err(classify)?,
+                    created_at: row.try_get(5).map_err(classify)?,
+                    updated_at: row.try_get(6).map_err(classify)?,
+                };
+                sink(user).map_err(Error::Internal)?;
+                count += 1;
+            }
         }
         tx.commit().await.map_err(classify)?;
         Ok(count)
