@@ -43,6 +43,151 @@ pub enum Command {
     /// Manage the delivery of events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Move users in (from Auth0, Firebase, Supabase, Keycloak, Django or
+    /// user-api, keeping their password hashes) and out.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Write every user as JSON Lines (the resource's fields and the
+    /// password hash in a form `users import --format user-api` takes back),
+    /// streamed from one snapshot.
+    Export(UsersExportArgs),
+    /// Import users from a file in one transaction: a bad record stops it
+    /// with its line and nothing is written. Password hashes are kept as
+    /// they are (argon2, bcrypt, scrypt, PBKDF2, Firebase scrypt) and
+    /// replaced by argon2id at each user's first successful sign-in.
+    Import(UsersImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UsersExportArgs {
+    /// The file to write (created with mode 0600; it must not exist yet).
+    /// Standard output when not given.
+    #[arg(long, env = "USER_API_TO")]
+    pub to: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UsersImportArgs {
+    /// The file to read.
+    #[arg(long, env = "USER_API_FROM")]
+    pub from: std::path::PathBuf,
+
+    /// What the file is: `user-api` (its own export, JSON Lines), `auth0`
+    /// (bulk-import JSON), `firebase` (`auth:export` JSON), `supabase`
+    /// (`auth.users` rows as a JSON array or CSV), `keycloak` (realm
+    /// export JSON), `django` (`dumpdata auth.User` JSON).
+    #[arg(long, env = "USER_API_FORMAT", value_enum)]
+    pub format: crate::transfer::Format,
+
+    /// Check everything (records, emails, hashes, registered emails) and
+    /// write nothing.
+    #[arg(long, env = "USER_API_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// An email that is already registered: `fail` stops the import (nothing
+    /// is written), `skip` leaves that user as it is and goes on. The same
+    /// email twice in the file is always an error.
+    #[arg(long, env = "USER_API_ON_CONFLICT", default_value = "fail", value_parser = on_conflict())]
+    pub on_conflict: crate::store::transfer::OnConflict,
+
+    /// Firebase: the project's base64 signer key (Authentication → Users →
+    /// Password hash parameters).
+    /// Read as given and decoded in `firebase_project`: clap's own refusal
+    /// would quote the value, and the key never prints.
+    #[arg(long, env = "USER_API_FIREBASE_SIGNER_KEY", hide_env_values = true)]
+    pub firebase_signer_key: Option<RawSecret>,
+
+    /// Firebase: the project's base64 salt separator.
+    #[arg(long, env = "USER_API_FIREBASE_SALT_SEPARATOR", value_parser = parse_base64)]
+    pub firebase_salt_separator: Option<Base64>,
+
+    /// Firebase: the project's scrypt rounds (r).
+    #[arg(long, env = "USER_API_FIREBASE_ROUNDS", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub firebase_rounds: Option<u32>,
+
+    /// Firebase: the project's scrypt memory cost (N = 2^mem_cost).
+    #[arg(long, env = "USER_API_FIREBASE_MEM_COST", value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub firebase_mem_cost: Option<u8>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Argon2 memory in KiB the service is configured with: no imported
+    /// hash may need more memory per check than this (`serve`'s flag).
+    #[arg(long, env = "USER_API_ARGON2_MEMORY_KIB", default_value_t = 19456, value_parser = clap::value_parser!(u32).range(8..=4_194_304))]
+    pub argon2_memory_kib: u32,
+}
+
+/// Bytes given in standard base64 on the command line.
+#[derive(Clone)]
+pub struct Base64(pub Vec<u8>);
+
+impl std::fmt::Debug for Base64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Base64(<{} bytes>)", self.0.len())
+    }
+}
+
+fn parse_base64(raw: &str) -> Result<Base64, String> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .map(Base64)
+        .map_err(|_| "not standard base64".to_owned())
+}
+
+impl UsersImportArgs {
+    /// Firebase's project parameters: all four flags, or none.
+    pub fn firebase_project(&self) -> Result<Option<crate::transfer::FirebaseProject>, String> {
+        match (
+            &self.firebase_signer_key,
+            &self.firebase_salt_separator,
+            self.firebase_rounds,
+            self.firebase_mem_cost,
+        ) {
+            (Some(RawSecret(key)), Some(separator), Some(rounds), Some(mem_cost)) => {
+                let key = parse_base64(key)
+                    .map_err(|reason| format!("--firebase-signer-key: {reason}"))?;
+                Ok(Some(crate::transfer::FirebaseProject {
+                    signer_key: key.0,
+                    salt_separator: separator.0.clone(),
+                    rounds,
+                    mem_cost,
+                }))
+            }
+            (None, None, None, None) => Ok(None),
+            _ => Err("--firebase-signer-key, --firebase-salt-separator, --firebase-rounds and --firebase-mem-cost go together".into()),
+        }
+    }
+
+    pub fn settings(&self) -> Result<crate::transfer::ImportSettings, String> {
+        Ok(crate::transfer::ImportSettings {
+            from: self.from.clone(),
+            format: self.format,
+            on_conflict: self.on_conflict,
+            dry_run: self.dry_run,
+            firebase: self.firebase_project()?,
+            argon2_memory_kib: self.argon2_memory_kib,
+        })
+    }
+}
+
+/// `skip` or `fail`, listed in `--help`.
+fn on_conflict() -> impl clap::builder::TypedValueParser<Value = crate::store::transfer::OnConflict>
+{
+    use crate::store::transfer::OnConflict;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["fail", "skip"]).map(|v| match v.as_str() {
+        "skip" => OnConflict::Skip,
+        _ => OnConflict::Fail,
+    })
 }
 
 #[derive(Debug, Subcommand)]

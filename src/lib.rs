@@ -23,5 +23,7 @@ pub mod metrics;
 pub mod store;
 /// The tracing subscriber.
 pub mod telemetry;
+/// `users import` and `users export`: reading and writing user files.
+pub mod transfer;
 
 pub use app::App;

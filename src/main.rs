@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use user_api::cli::{
-    AdminCommand, AdminCreateArgs, Cli, Command, DbCommand, EventsCommand, LogFormat,
+    AdminCommand, AdminCreateArgs, Cli, Command, DbCommand, EventsCommand, LogFormat, UsersCommand,
 };
 use user_api::domain::{NewUser, NewUserFields, PasswordPolicy, Violations};
 use user_api::{app, telemetry, App};
@@ -67,6 +67,35 @@ fn main() -> ExitCode {
                 let store = app::open_store(&args).await.map_err(|e| e.to_string())?;
                 let queued = store.retry_failed().await.map_err(|e| e.to_string())?;
                 println!("{queued} failed deliveries queued again");
+                Ok(())
+            }
+            Command::Users(UsersCommand::Export(args)) => {
+                telemetry::init(LogFormat::Text);
+                let store = app::open_store(&args.store)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let done = user_api::transfer::export(&store, args.to.as_deref()).await?;
+                // Standard output may be the export itself.
+                if args.to.is_some() {
+                    println!("{done}");
+                } else {
+                    eprintln!("{done}");
+                }
+                Ok(())
+            }
+            Command::Users(UsersCommand::Import(args)) => {
+                telemetry::init(LogFormat::Text);
+                let settings = args.settings()?;
+                if !settings.from.is_file() {
+                    return Err(format!("--from {}: no such file", settings.from.display()));
+                }
+                let store = app::open_store(&args.store)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let accounts = app::accounts(store, &import_hashing(&args), None)
+                    .map_err(|e| e.to_string())?;
+                let done = user_api::transfer::import(&accounts, settings).await?;
+                println!("{done}");
                 Ok(())
             }
             Command::Openapi => {
@@ -161,6 +190,17 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("created admin {} with id {}", user.email, user.id);
     Ok(())
+}
+
+/// An import hashes nothing: one hashing thread, the default costs.
+fn import_hashing(args: &user_api::cli::UsersImportArgs) -> user_api::cli::HashArgs {
+    user_api::cli::HashArgs {
+        argon2_memory_kib: args.argon2_memory_kib,
+        argon2_iterations: 2,
+        argon2_parallelism: 1,
+        hash_concurrency: Some(1),
+        password_min_length: 15,
+    }
 }
 
 /// From a prompt without echo on a terminal (asked twice), else one line of

@@ -9,6 +9,7 @@
 mod changes;
 mod sign_in;
 mod sign_up;
+mod transfer;
 
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
-use super::Error;
+use super::{imported, Error};
 use crate::domain::Password;
 
 /// Requests allowed to wait for a hashing slot, per slot: at ~25 ms a hash
@@ -149,7 +149,10 @@ impl Hasher {
 
     /// Checks `password` against `stored`, or against a dummy hash when there
     /// is no account, so both cases take the same time.
+    /// An imported user without a password (`imported::NO_PASSWORD`)
+    /// costs the same dummy check and never matches.
     pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, Error> {
+        let stored = stored.filter(|s| s != imported::NO_PASSWORD);
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
         let matches = self
@@ -159,10 +162,14 @@ impl Hasher {
     }
 
     /// Whether `stored` was made with weaker parameters than the configured
-    /// ones (or another algorithm): then it is re-hashed at the next
+    /// ones (or another algorithm: argon2i/d, or an imported kind): then it is re-hashed at the next
     /// successful sign-in. An unreadable string is not "weaker": it is left
     /// alone and simply never verifies.
     pub fn is_weaker(&self, stored: &str) -> bool {
+        if !stored.starts_with("$argon2") {
+            // An imported bcrypt, scrypt, PBKDF2 or Firebase hash.
+            return imported::classify(stored).is_ok();
+        }
         let Ok(parsed) = PasswordHash::new(stored) else {
             return false;
         };
@@ -284,7 +291,14 @@ fn hash_with(params: &Params, password: &str) -> Result<String, Error> {
 /// What `PasswordVerifier::verify_password` does, on the reusable buffer:
 /// the stored algorithm, version and parameters, and a constant-time
 /// comparison (`Output`'s equality). An unreadable string never matches.
+///
+/// Another kind of hash (imported: bcrypt, scrypt, PBKDF2, Firebase) is
+/// checked by `imported::verify_foreign` on this same thread, so it counts
+/// against the same bounded queue.
 fn verify_with(stored: &str, password: &str) -> bool {
+    if let Some(matches) = imported::verify_foreign(stored, password.as_bytes()) {
+        return matches;
+    }
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };

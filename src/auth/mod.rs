@@ -1,6 +1,7 @@
 //! Secrets: password hashing and access tokens. No HTTP types, no SQL.
 
 pub mod hashing;
+pub mod imported;
 pub mod tokens;
 
 /// The auth layer's one error type.

@@ -47,6 +47,7 @@ mod migrations;
 pub mod outbox;
 mod postgres;
 mod sqlite;
+pub mod transfer;
 mod url;
 
 use std::sync::Arc;
@@ -301,6 +302,32 @@ impl Store {
             DatabaseUrl::Postgres(url) => Ok(Self::Postgres(Arc::new(
                 PostgresStore::open(url, options.pool_size).await?,
             ))),
+        }
+    }
+
+    /// `users import`: the feed's users in one transaction, each with its
+    /// `user.created`; a stop (the reader's, or a registered email under
+    /// `OnConflict::Fail`) or a dry run writes nothing.
+    pub async fn import_users(
+        &self,
+        feed: transfer::ImportFeed,
+        on_conflict: transfer::OnConflict,
+        dry_run: bool,
+    ) -> Result<transfer::ImportOutcome, Error> {
+        match self {
+            Self::Sqlite(s) => s.import_users(feed, on_conflict, dry_run).await,
+            Self::Postgres(s) => s.import_users(feed, on_conflict, dry_run).await,
+        }
+    }
+
+    /// `users export`: every user, in id order, from one snapshot.
+    pub async fn export_users(
+        &self,
+        sink: &mut (dyn FnMut(transfer::ExportRow) -> Result<(), String> + Send),
+    ) -> Result<u64, Error> {
+        match self {
+            Self::Sqlite(s) => s.export_users(sink),
+            Self::Postgres(s) => s.export_users(sink).await,
         }
     }
 

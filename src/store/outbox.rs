@@ -120,6 +120,11 @@ pub(crate) fn written(events: &[NewEvent]) {
     }
 }
 
+/// Counts the `user.created` events a committed import wrote.
+pub(crate) fn imported_events(count: u64) {
+    metrics::counter!("events_written_total", "type" => "user.created").increment(count);
+}
+
 fn unrenderable(e: serde_json::Error) -> Error {
     Error::Internal(format!("cannot render an event: {e}"))
 }

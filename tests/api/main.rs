@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod signup;
 mod token;
+mod transfer;
 mod users;
 mod validation;
 mod websocket;

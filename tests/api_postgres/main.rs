@@ -47,6 +47,8 @@ mod metrics;
 mod signup;
 #[path = "../api/token/mod.rs"]
 mod token;
+#[path = "../api/transfer/mod.rs"]
+mod transfer;
 #[path = "../api/users/mod.rs"]
 mod users;
 #[path = "../api/validation/mod.rs"]

@@ -23,6 +23,7 @@ mod outbox;
 mod prune;
 mod signin;
 mod tokens;
+mod transfer;
 mod users;
 
 use deadpool_postgres::GenericClient;

@@ -15,7 +15,7 @@ use crate::store::outbox::{EventPage, Parked, RowChange, SinkProgress, SinkWork,
 use crate::store::{now_ms, Error};
 
 /// Orders event numbers with commits on every instance ("user-evt").
-const EVENTS_LOCK: i64 = 0x7573_6572_2d65_7674;
+pub(super) const EVENTS_LOCK: i64 = 0x7573_6572_2d65_7674;
 
 const EVENT_COLUMNS: &str = "e.seq, e.id, e.type, e.user_id, e.data, e.created_at";
 

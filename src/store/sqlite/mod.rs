@@ -16,6 +16,7 @@ mod outbox;
 mod prune;
 mod signin;
 mod tokens;
+mod transfer;
 mod users;
 
 use rusqlite::{Connection, ErrorCode, Row};

@@ -22,4 +22,4 @@ mod startup;
 
 mod harness;
 
-use harness::*;
+pub(crate) use harness::*;
