@@ -352,7 +352,10 @@ pub(crate) fn secrets_stay_out_of_the_log(mut app: Running) {
     ];
     for line in &lines {
         for secret in &secrets {
-            assert!(!line.contains(secret.as_str()), "{secret} in the log: {line}");
+            assert!(
+                !line.contains(secret.as_str()),
+                "{secret} in the log: {line}"
+            );
         }
     }
 }

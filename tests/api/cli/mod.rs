@@ -22,4 +22,3 @@ mod startup;
 mod harness;
 
 use harness::*;
-

@@ -299,21 +299,30 @@ async fn the_stored_fingerprint_is_the_same_whatever_the_password() {
             .client
             .post(app.url("/users"))
             .header("idempotency-key", "k-1")
-            .json(&json!({"email": "ada@example.com", "name": "Ada Lovelace", "password": password}))
+            .json(
+                &json!({"email": "ada@example.com", "name": "Ada Lovelace", "password": password}),
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
         let hex = match backend() {
-            Backend::Sqlite => "SELECT lower(hex(fingerprint)) || ' ' || body FROM idempotency_keys",
-            Backend::Postgres => "SELECT encode(fingerprint, 'hex') || ' ' || body FROM idempotency_keys",
+            Backend::Sqlite => {
+                "SELECT lower(hex(fingerprint)) || ' ' || body FROM idempotency_keys"
+            }
+            Backend::Postgres => {
+                "SELECT encode(fingerprint, 'hex') || ' ' || body FROM idempotency_keys"
+            }
         };
         let row = app.db.query_text(hex);
         assert!(!row.contains(password), "the password is stored: {row}");
         stored.push(row.split(' ').next().unwrap().to_owned());
         app.stop().await;
     }
-    assert_eq!(stored[0], stored[1], "the fingerprint depends on the password");
+    assert_eq!(
+        stored[0], stored[1],
+        "the fingerprint depends on the password"
+    );
 }
 
 /// The password is left out of the fingerprint, so a retry's password is
@@ -321,7 +330,10 @@ async fn the_stored_fingerprint_is_the_same_whatever_the_password() {
 #[tokio::test]
 async fn the_same_key_and_fields_with_another_password_is_422_and_creates_nothing() {
     let app = spawn_app().await;
-    let first = sign_up(&app, "k-1", "ada@example.com").send().await.unwrap();
+    let first = sign_up(&app, "k-1", "ada@example.com")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
 
     let retry = app
@@ -336,6 +348,10 @@ async fn the_same_key_and_fields_with_another_password_is_422_and_creates_nothin
     expect_problem(retry, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(users_named(&app, "ada@example.com").await, 1);
     let old = app.login("ada@example.com", PASSWORD).await;
-    assert_eq!(old.status(), StatusCode::OK, "the first password still signs in");
+    assert_eq!(
+        old.status(),
+        StatusCode::OK,
+        "the first password still signs in"
+    );
     app.stop().await;
 }

@@ -106,6 +106,9 @@ async fn signing_out_everywhere_emits_signed_out_with_its_reason_and_the_same_ve
         .json()
         .await
         .unwrap();
-    assert_eq!(user["updated_at"], user["created_at"], "the resource did not change");
+    assert_eq!(
+        user["updated_at"], user["created_at"],
+        "the resource did not change"
+    );
     app.stop().await;
 }

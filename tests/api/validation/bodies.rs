@@ -136,7 +136,12 @@ async fn a_repeated_key_in_a_sign_up_is_422_naming_it_and_creates_nothing() {
     let fields = error_fields(&problem(response).await);
     assert!(fields.contains("email"), "{fields:?}");
     let admin = app.admin_token().await;
-    let listed: serde_json::Value = app.get("/users?q=example.com", &admin).await.json().await.unwrap();
+    let listed: serde_json::Value = app
+        .get("/users?q=example.com", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     let emails: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -182,7 +187,12 @@ async fn a_repeated_key_in_a_patch_is_422_and_changes_nothing() {
 
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&problem(response).await), set(&["name"]));
-    let user: serde_json::Value = app.get(&format!("/users/{id}"), &token).await.json().await.unwrap();
+    let user: serde_json::Value = app
+        .get(&format!("/users/{id}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["name"], "Test User");
     app.stop().await;
 }
