@@ -60,7 +60,7 @@ use outbox::{EventPage, SinkProgress, SinkWork};
 pub use migrations::LATEST_VERSION;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use url::DatabaseUrl;
+pub use url::{DatabaseUrl, PostgresTarget, RootCerts, SslMode};
 
 /// What went wrong in storage, named for what it means to the caller.
 #[derive(Debug, thiserror::Error)]

@@ -20,14 +20,17 @@ mod cli;
 #[path = "../api/support/mod.rs"]
 mod support;
 
+mod cluster;
 mod copy;
 mod deploy;
 mod event_order;
+mod failures;
 mod instances;
 mod logs;
 mod outage;
 mod startup;
 mod takeover;
+mod tls;
 
 #[path = "../api/authorization/mod.rs"]
 mod authorization;
