@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -33,33 +34,55 @@ pub enum SignUp {
     Replayed(StoredReply),
 }
 
-/// Sign-ups a minute per client address, in this process's memory (a
-/// generic cell rate: a burst of `rate`, then one every `60/rate` s).
-pub struct SignupLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+/// Sign-ups a minute per client address (a generic cell rate: a burst of
+/// `rate`, then one every `60/rate` s). Where it is kept follows the store:
+/// on PostgreSQL, which several instances share, in the database
+/// (`Store::take_signup`), so the limit holds across them; on SQLite, one
+/// process per file, in this process's memory, which costs no synchronous
+/// write per sign-up.
+pub enum SignupLimiter {
+    InProcess(DefaultKeyedRateLimiter<IpAddr>),
+    Shared { rate: NonZeroU32 },
 }
 
 impl SignupLimiter {
-    /// `None` for a rate of 0 (no limit).
-    pub fn per_minute(rate: u32) -> Option<Self> {
-        NonZeroU32::new(rate).map(|rate| Self {
-            limiter: RateLimiter::keyed(Quota::per_minute(rate)),
-        })
-    }
-
-    fn check(&self, client: IpAddr) -> Result<(), Error> {
-        self.limiter.check_key(&client).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Error::Throttled {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+    /// `None` for a rate of 0 (no limit); `shared` as `Store::is_shared`.
+    pub fn per_minute(rate: u32, shared: bool) -> Option<Self> {
+        NonZeroU32::new(rate).map(|rate| {
+            if shared {
+                Self::Shared { rate }
+            } else {
+                Self::InProcess(RateLimiter::keyed(Quota::per_minute(rate)))
             }
         })
     }
 
-    /// Forgets addresses whose allowance is full again.
+    async fn check(&self, store: &store::Store, client: IpAddr) -> Result<(), Error> {
+        let wait = match self {
+            Self::InProcess(limiter) => match limiter.check_key(&client) {
+                Ok(()) => None,
+                Err(not_until) => Some(not_until.wait_time_from(DefaultClock::default().now())),
+            },
+            Self::Shared { rate } => store
+                .take_signup(&client.to_string(), rate.get())
+                .await?
+                .map(Duration::from_millis),
+        };
+        match wait {
+            None => Ok(()),
+            Some(wait) => Err(Error::Throttled {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }),
+        }
+    }
+
+    /// Forgets addresses whose allowance is full again (in memory; the
+    /// shared table is pruned with the store's other expired rows).
     pub fn prune(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        if let Self::InProcess(limiter) = self {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 }
 
@@ -82,7 +105,7 @@ impl Accounts {
     ) -> Result<SignUp, Error> {
         policy::may_create(caller, self.signup)?;
         let Some(Idempotency { key, fingerprint }) = idempotency else {
-            self.check_signup_rate(caller, client)?;
+            self.check_signup_rate(caller, client).await?;
             return Ok(SignUp::Created(self.created(caller, new, None).await?));
         };
         let claim = IdempotencyClaim {
@@ -112,7 +135,7 @@ impl Accounts {
             IdempotencyStart::OtherBody => return Err(Error::IdempotencyKeyReused),
             IdempotencyStart::Fresh => {}
         }
-        let created = match self.check_signup_rate(caller, client) {
+        let created = match self.check_signup_rate(caller, client).await {
             Ok(()) => self.created(caller, new, Some(claim.clone())).await,
             Err(e) => Err(e),
         };
@@ -141,9 +164,11 @@ impl Accounts {
 
     /// Admins creating accounts are not rate-limited; everyone else is, per
     /// client address.
-    fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
+    async fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
         match &self.signup_limiter {
-            Some(limiter) if !caller.is_some_and(User::is_admin) => limiter.check(client),
+            Some(limiter) if !caller.is_some_and(User::is_admin) => {
+                limiter.check(&self.store, client).await
+            }
             _ => Ok(()),
         }
     }

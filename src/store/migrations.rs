@@ -17,6 +17,10 @@ pub(super) const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0005_idempotency_without_password.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0007_signup_allowances.sql"),
+    ),
 ];
 
 /// The same migrations in PostgreSQL's dialect: one file per dialect, the
@@ -31,6 +35,10 @@ pub(super) const POSTGRES: &[(i64, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0005_idempotency_without_password.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0007_signup_allowances.sql"),
     ),
 ];
 

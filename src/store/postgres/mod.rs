@@ -22,6 +22,7 @@ mod idempotency;
 mod outbox;
 mod prune;
 mod signin;
+mod signup;
 mod tls;
 mod tokens;
 mod users;
