@@ -108,6 +108,7 @@ pub fn accounts(
     hashing: &HashArgs,
     args: Option<&ServeArgs>,
 ) -> Result<Accounts, StartError> {
+    let shared = store.is_shared();
     Ok(Accounts {
         store,
         hasher: Hasher::new(hashing.config().map_err(StartError::WeakHashing)?)?,
@@ -116,7 +117,7 @@ pub fn accounts(
         },
         token_ttl: args.map_or(Duration::from_secs(3600), |a| a.token_ttl),
         signup: args.map_or(crate::domain::policy::SignupMode::Open, |a| a.signup),
-        signup_limiter: args.and_then(|a| SignupLimiter::per_minute(a.signup_rate)),
+        signup_limiter: args.and_then(|a| SignupLimiter::per_minute(a.signup_rate, shared)),
         throttle: ThrottleRules::default(),
         request_timeout: args.map_or(Duration::from_secs(30), |a| a.request_timeout),
         signin_gate: Default::default(),

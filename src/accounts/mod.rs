@@ -196,8 +196,15 @@ impl Accounts {
         Ok(self.store.revoke_token(caller.token).await?)
     }
 
+    /// A user by id. Reading oneself needs no second read: the caller's row
+    /// was read with the token, in this request, so it is as current as a
+    /// second statement would find it — on PostgreSQL that makes the
+    /// authenticated read one round trip instead of two.
     pub async fn get(&self, caller: &User, id: UserId) -> Result<User, Error> {
         policy::may_see(caller, id)?;
+        if caller.id == id {
+            return Ok(caller.clone());
+        }
         self.store.user(id).await?.ok_or(Error::NotFound)
     }
 

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -34,35 +35,52 @@ pub enum SignUp {
 }
 
 /// Sign-ups a minute per client address (an IPv6 client by its /64,
-/// `AddressKey`), in this process's memory (a generic cell rate: a burst of
-/// `rate`, then one every `60/rate` s).
-pub struct SignupLimiter {
-    limiter: DefaultKeyedRateLimiter<AddressKey>,
+/// `AddressKey`; a generic cell rate: a burst of
+/// `rate`, then one every `60/rate` s). Where it is kept follows the store:
+/// on PostgreSQL, which several instances share, in the database
+/// (`Store::take_signup`), so the limit holds across them; on SQLite, one
+/// process per file, in this process's memory, which costs no synchronous
+/// write per sign-up.
+pub enum SignupLimiter {
+    InProcess(DefaultKeyedRateLimiter<AddressKey>),
+    Shared { rate: NonZeroU32 },
 }
 
 impl SignupLimiter {
-    /// `None` for a rate of 0 (no limit).
-    pub fn per_minute(rate: u32) -> Option<Self> {
-        NonZeroU32::new(rate).map(|rate| Self {
-            limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+    /// `None` for a rate of 0 (no limit); `shared` as `Store::is_shared`.
+    pub fn per_minute(rate: u32, shared: bool) -> Option<Self> {
+        NonZeroU32::new(rate).map(|rate| {
+            if shared {
+                Self::Shared { rate }
+            } else {
+                Self::InProcess(RateLimiter::keyed(Quota::per_minute(rate)))
+            }
         })
     }
 
-    fn check(&self, client: IpAddr) -> Result<(), Error> {
-        self.limiter
-            .check_key(&AddressKey::of(client))
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Error::Throttled {
-                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-                }
-            })
+    async fn check(&self, store: &store::Store, client: IpAddr) -> Result<(), Error> {
+        let wait = match self {
+            Self::InProcess(limiter) => wait_in_process(limiter, client),
+            Self::Shared { rate } => store
+                .take_signup(&AddressKey::of(client).to_string(), rate.get())
+                .await?
+                .map(Duration::from_millis),
+        };
+        match wait {
+            None => Ok(()),
+            Some(wait) => Err(Error::Throttled {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }),
+        }
     }
 
-    /// Forgets addresses whose allowance is full again.
+    /// Forgets addresses whose allowance is full again (in memory; the
+    /// shared table is pruned with the store's other expired rows).
     pub fn prune(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        if let Self::InProcess(limiter) = self {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 }
 
@@ -85,7 +103,7 @@ impl Accounts {
     ) -> Result<SignUp, Error> {
         policy::may_create(caller, self.signup)?;
         let Some(Idempotency { key, fingerprint }) = idempotency else {
-            self.check_signup_rate(caller, client)?;
+            self.check_signup_rate(caller, client).await?;
             return Ok(SignUp::Created(self.created(caller, new, None).await?));
         };
         let claim = IdempotencyClaim {
@@ -115,7 +133,7 @@ impl Accounts {
             IdempotencyStart::OtherBody => return Err(Error::IdempotencyKeyReused),
             IdempotencyStart::Fresh => {}
         }
-        let created = match self.check_signup_rate(caller, client) {
+        let created = match self.check_signup_rate(caller, client).await {
             Ok(()) => self.created(caller, new, Some(claim.clone())).await,
             Err(e) => Err(e),
         };
@@ -144,9 +162,11 @@ impl Accounts {
 
     /// Admins creating accounts are not rate-limited; everyone else is, per
     /// client address.
-    fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
+    async fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
         match &self.signup_limiter {
-            Some(limiter) if !caller.is_some_and(User::is_admin) => limiter.check(client),
+            Some(limiter) if !caller.is_some_and(User::is_admin) => {
+                limiter.check(&self.store, client).await
+            }
             _ => Ok(()),
         }
     }
@@ -189,18 +209,31 @@ impl Accounts {
     }
 }
 
+/// How long `client` must wait before its next sign-up, by this process's
+/// own count; `None` takes one now.
+fn wait_in_process(
+    limiter: &DefaultKeyedRateLimiter<AddressKey>,
+    client: IpAddr,
+) -> Option<Duration> {
+    match limiter.check_key(&AddressKey::of(client)) {
+        Ok(()) => None,
+        Err(not_until) => Some(not_until.wait_time_from(DefaultClock::default().now())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_sign_up_rate_counts_an_ipv6_client_by_its_64() {
-        let limiter = SignupLimiter::per_minute(1).unwrap();
+        let limiter = RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN));
         let ip = |raw: &str| raw.parse::<IpAddr>().unwrap();
-        assert!(limiter.check(ip("2001:db8:5:6::1")).is_ok());
-        assert!(limiter.check(ip("2001:db8:5:6:aaaa::2")).is_err());
-        assert!(limiter.check(ip("2001:db8:5:7::1")).is_ok());
-        assert!(limiter.check(ip("192.0.2.1")).is_ok());
-        assert!(limiter.check(ip("::ffff:192.0.2.1")).is_err());
+        let waits = |raw: &str| wait_in_process(&limiter, ip(raw)).is_some();
+        assert!(!waits("2001:db8:5:6::1"));
+        assert!(waits("2001:db8:5:6:aaaa::2"));
+        assert!(!waits("2001:db8:5:7::1"));
+        assert!(!waits("192.0.2.1"));
+        assert!(waits("::ffff:192.0.2.1"));
     }
 }

@@ -413,16 +413,15 @@ mod sqlite {
 
 mod postgres {
     use tokio_postgres::types::ToSql;
-    use tokio_postgres::{Client, NoTls};
+    use tokio_postgres::Client;
 
     use super::{columns, Kind, Rows, Snapshot, Value, TABLES};
-    use crate::store::postgres::classify;
+    use crate::store::postgres::{classify, target};
     use crate::store::Error;
 
     async fn connect(url: &str) -> Result<Client, Error> {
-        let (client, connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(classify)?;
+        let (config, tls) = target(url)?;
+        let (client, connection) = config.connect(tls).await.map_err(classify)?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "PostgreSQL connection of db copy ended");

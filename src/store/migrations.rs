@@ -24,6 +24,10 @@ pub(super) const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_idempotency_without_password.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_signup_allowances.sql"),
+    ),
 ];
 
 /// The same migrations in PostgreSQL's dialect: one file per dialect, the
@@ -42,6 +46,10 @@ pub(super) const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../../migrations/postgres/0005_idempotency_without_password.sql"),
+    ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_signup_allowances.sql"),
     ),
 ];
 

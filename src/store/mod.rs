@@ -62,7 +62,7 @@ use outbox::{EventPage, SinkProgress, SinkWork};
 pub use migrations::LATEST_VERSION;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-pub use url::DatabaseUrl;
+pub use url::{DatabaseUrl, PostgresTarget, RootCerts, SslMode};
 
 /// What went wrong in storage, named for what it means to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -403,6 +403,24 @@ impl Store {
     /// `keys_before`, and failure counts that no longer matter.
     pub async fn prune(&self, rules: ThrottleRules, keys_before: i64) -> Result<u64, Error> {
         on_backend!(self, s => s.prune(now(), rules, keys_before).await)
+    }
+
+    /// Whether several instances may serve this store at once, so that a
+    /// limit must be kept in it rather than in a process's memory:
+    /// PostgreSQL yes, SQLite no (one process per file).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Takes one sign-up from `address`'s allowance of `rate` a minute,
+    /// kept in the database: `None` when taken, `Some(ms)` to wait. Only on
+    /// a shared store (`is_shared`); SQLite's limit is in the process
+    /// (`accounts::SignupLimiter`), so there this takes nothing.
+    pub async fn take_signup(&self, address: &str, rate: u32) -> Result<Option<u64>, Error> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            Self::Postgres(s) => s.take_signup(address, rate, now_ms()).await,
+        }
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>, Error> {

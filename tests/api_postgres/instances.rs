@@ -250,3 +250,34 @@ fn failed_sign_ins_on_two_instances_count_against_one_account() {
         assert!(throttled.headers().contains_key("retry-after"));
     }
 }
+
+#[test]
+fn the_sign_up_rate_of_one_address_holds_across_two_instances() {
+    let db = TestDb::fresh_postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--database-url", db.url.as_str(), "--signup-rate", "3"];
+    let first = serve(&dir, &flags, &[]);
+    let second = serve(&dir, &flags, &[]);
+    // Three sign-ups from 127.0.0.1, alternating instances: all taken.
+    for (n, app) in [&first, &second, &first].into_iter().enumerate() {
+        let email = format!("user{n}@example.com");
+        assert_eq!(sign_up(app, &email, PASSWORD).status(), StatusCode::CREATED);
+    }
+    // The fourth, on either instance, finds the allowance used up.
+    for app in [&second, &first] {
+        let refused = sign_up(app, "user9@example.com", PASSWORD);
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=20).contains(&wait), "one in 20 s comes back: {wait}");
+    }
+    assert_eq!(db.query_i64("SELECT count(*) FROM users"), 3);
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM signup_allowances"),
+        1,
+        "one row for the address"
+    );
+}

@@ -20,9 +20,11 @@ mod cli;
 #[path = "../api/support/mod.rs"]
 mod support;
 
+mod cluster;
 mod copy;
 mod deploy;
 mod event_order;
+mod failures;
 mod instances;
 mod logs;
 #[path = "../api/cli/migrate_emails.rs"]
@@ -30,6 +32,7 @@ mod migrate_emails;
 mod outage;
 mod startup;
 mod takeover;
+mod tls;
 
 #[path = "../api/authorization/mod.rs"]
 mod authorization;

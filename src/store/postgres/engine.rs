@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
+use super::tls::MakeRustls;
+use super::{classify, migrate};
+use crate::store::{Error, PostgresTarget};
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
-use tokio_postgres::NoTls;
-
-use super::{classify, migrate};
-use crate::store::Error;
 
 /// Longest wait for a pooled connection or a new one: past it, 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,6 +24,7 @@ pub struct PostgresStore {
     pool: Pool,
     /// For connections outside the pool (the deliverer's lease).
     config: tokio_postgres::Config,
+    tls: MakeRustls,
 }
 
 fn pool_error(err: PoolError) -> Error {
@@ -51,13 +51,19 @@ pub(super) async fn timed<T>(
         })
 }
 
+/// The URL read (`store::PostgresTarget`) and its TLS connector built: one
+/// line naming what is wrong, never the URL (it may hold a password).
+pub(in crate::store) fn target(url: &str) -> Result<(tokio_postgres::Config, MakeRustls), Error> {
+    let target = PostgresTarget::parse(url).map_err(Error::Unsupported)?;
+    let tls = MakeRustls::new(&target).map_err(Error::Unsupported)?;
+    Ok((target.config, tls))
+}
+
 impl PostgresStore {
     /// Connects (the pool opens connections as they are needed) and brings
     /// the schema up to date; an unreachable server is a start error.
     pub async fn open(url: &str, pool_size: u32) -> Result<Self, Error> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|_| Error::Unsupported("not a valid postgres:// URL".into()))?;
+        let (mut config, tls) = target(url)?;
         config
             .application_name("user-api")
             .connect_timeout(CONNECT_TIMEOUT)
@@ -65,7 +71,7 @@ impl PostgresStore {
             .keepalives_idle(Duration::from_secs(30));
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 // A closed connection is noticed without a round trip; one
                 // that breaks in use fails that request and is dropped.
@@ -80,7 +86,7 @@ impl PostgresStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| Error::Internal(format!("connection pool: {e}")))?;
-        let store = Self { pool, config };
+        let store = Self { pool, config, tls };
         let mut client = store.client().await?;
         migrate(&mut client).await?;
         Ok(store)
@@ -101,7 +107,7 @@ impl PostgresStore {
         &self,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), Error> {
         let (client, connection) =
-            tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls))
+            tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(self.tls.clone()))
                 .await
                 .map_err(|_| Error::Unavailable("no PostgreSQL connection in time".into()))?
                 .map_err(classify)?;

@@ -22,6 +22,8 @@ mod idempotency;
 mod outbox;
 mod prune;
 mod signin;
+mod signup;
+mod tls;
 mod tokens;
 mod transfer;
 mod users;
@@ -30,6 +32,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+pub(in crate::store) use engine::target;
 pub use engine::PostgresStore;
 pub use outbox::DelivererLease;
 
@@ -102,32 +105,66 @@ fn user_from_row(row: &Row) -> Result<User, Error> {
     user_at(row, 0)
 }
 
-/// Maps a PostgreSQL error to what it means for the caller. Lost
-/// connections, an overloaded or restarting server, lock timeouts and
-/// serialisation failures are `Unavailable` (503, worth retrying). The text
-/// names no credentials: tokio-postgres never prints the password.
+/// Maps a PostgreSQL error to what the caller can do about it. Only what
+/// says our own statement or data is wrong is `Internal` (500): a
+/// constraint (other than a taken email), bad data, a statement the server
+/// cannot run, a row that does not decode. Everything else — a lost or
+/// refused connection, TLS, a timeout, a server that is starting, stopping,
+/// full, out of connections, not accepting connections (55000), missing
+/// its database, or a serialisation failure — is `Unavailable`: 503 with
+/// `Retry-After`, since it passes without us. A rule that lists what is
+/// *our* fault misses no new outage; a list of outage codes would (55000
+/// was missed that way). The text joins the error's causes and names no
+/// credentials: tokio-postgres never prints the password.
 pub(in crate::store) fn classify(err: tokio_postgres::Error) -> Error {
     if let Some(db) = err.as_db_error() {
         let code = db.code().code();
         if code == "23505" && db.constraint() == Some("users_email_key") {
             return Error::EmailTaken;
         }
-        // 08 connection, 40 rollback (serialisation, deadlock), 53 resources
-        // (disk full, too many connections), 55P03 lock not available, 57
-        // operator intervention (shutdown, restart), 58 system error.
-        return if ["08", "40", "53", "57", "58"].contains(&&code[..2]) || code == "55P03" {
-            Error::Unavailable(format!("PostgreSQL: {} ({code})", db.message()))
-        } else {
+        // 0A feature not supported, 21 cardinality, 22 data exception, 23
+        // integrity constraint, 42 syntax or access rule, 44 check option.
+        return if ["0A", "21", "22", "23", "42", "44"].contains(&&code[..2]) {
             Error::Internal(format!("PostgreSQL: {} ({code})", db.message()))
+        } else {
+            Error::Unavailable(format!("PostgreSQL: {} ({code})", db.message()))
         };
     }
-    let lost = err.is_closed()
-        || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
-    if lost {
-        Error::Unavailable(format!("PostgreSQL connection: {err}"))
+    // tokio-postgres does not expose its error kinds; their fixed texts
+    // (tokio_postgres::error::Kind's Display) say which are ours: a
+    // parameter or column that does not convert, a row count a statement
+    // promised.
+    let kind = err.to_string();
+    const OURS: [&str; 6] = [
+        "error serializing parameter",
+        "error deserializing column",
+        "invalid column",
+        "query returned an unexpected number of",
+        "expected ",
+        "invalid connection string",
+    ];
+    if OURS.iter().any(|p| kind.starts_with(p)) {
+        Error::Internal(format!("PostgreSQL: {}", describe(&err)))
     } else {
-        Error::Internal(format!("PostgreSQL: {err}"))
+        Error::Unavailable(format!("PostgreSQL connection: {}", describe(&err)))
     }
+}
+
+/// The error and its causes on one line ("error performing TLS handshake:
+/// invalid peer certificate: UnknownIssuer"): tokio-postgres's own text
+/// names only the kind.
+pub(in crate::store) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line.replace('\n', " ")
 }
 
 /// Taken for the whole migration, so instances starting together migrate

@@ -47,6 +47,14 @@ impl PostgresStore {
                     )
                     .await
                     .map_err(classify)?;
+                // A full allowance is the same as no row.
+                deleted += run(&tx,
+                        "DELETE FROM signup_allowances WHERE address IN
+                         (SELECT address FROM signup_allowances WHERE tat <= $1 LIMIT $2)",
+                        &[&now.saturating_mul(1000), &BATCH],
+                    )
+                    .await
+                    .map_err(classify)?;
                 tx.commit().await.map_err(classify)?;
                 Ok(deleted)
             })

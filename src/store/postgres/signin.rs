@@ -17,9 +17,14 @@ impl PostgresStore {
         timed(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(classify)?;
-            let account_key = account.key();
-            let on_account = locked_failure_record(&tx, &account_key).await?;
-            let on_address = failure_record(&tx, &address.key()).await?;
+            let (account_key, address_key) = (account.key(), address.key());
+            // Sent together: tokio-postgres pipelines two statements polled
+            // at once on one connection, so the lock and the address's
+            // record cost one round trip.
+            let (on_account, on_address) = futures_util::try_join!(
+                locked_failure_record(&tx, &account_key),
+                failure_record(&tx, &address_key)
+            )?;
             let wait = on_account.retry_after(now).max(on_address.retry_after(now));
             if wait.is_none() {
                 save_failure_record(&tx, &account_key, rules.count(&account, on_account, now))
@@ -41,19 +46,24 @@ impl PostgresStore {
     ) -> Result<(), Error> {
         timed(async {
             let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(classify)?;
             match AttemptEnd::of(account, address, verdict) {
-                AttemptEnd::Forget { key } => {
-                    run(&tx, "DELETE FROM signin_failures WHERE key = $1", &[&key])
-                        .await
-                        .map_err(classify)?;
-                }
+                // One statement: no transaction around it (one round trip,
+                // not three).
+                AttemptEnd::Forget { key } => run(
+                    &client,
+                    "DELETE FROM signin_failures WHERE key = $1",
+                    &[&key],
+                )
+                .await
+                .map(drop)
+                .map_err(classify),
                 AttemptEnd::Update { key, update } => {
+                    let tx = client.transaction().await.map_err(classify)?;
                     let record = locked_failure_record(&tx, &key).await?;
                     save_failure_record(&tx, &key, update.apply(&rules, record, now)).await?;
+                    tx.commit().await.map_err(classify)
                 }
             }
-            tx.commit().await.map_err(classify)
         })
         .await
     }
@@ -62,24 +72,20 @@ impl PostgresStore {
 const FAILURE_RECORD: &str =
     "SELECT failures, window_start, blocked_until FROM signin_failures WHERE key = $1";
 const LOCKED_FAILURE_RECORD: &str =
-    "SELECT failures, window_start, blocked_until FROM signin_failures WHERE key = $1 FOR UPDATE";
+    "INSERT INTO signin_failures AS f (key, failures, window_start, blocked_until)
+     VALUES ($1, 0, 0, 0)
+     ON CONFLICT (key) DO UPDATE SET key = f.key
+     RETURNING f.failures, f.window_start, f.blocked_until";
 
 async fn failure_record(tx: &Tx<'_>, key: &str) -> Result<FailureRecord, Error> {
     read_failure_record(tx, key, FAILURE_RECORD).await
 }
 
 /// The record, locked until the transaction ends: an attempt on another
-/// instance waits here, then sees this one's count.
+/// instance waits here, then sees this one's count. One statement: a row to
+/// lock must exist (all zeros means "no failures"), and an upsert that
+/// changes nothing still locks the row and returns it.
 async fn locked_failure_record(tx: &Tx<'_>, key: &str) -> Result<FailureRecord, Error> {
-    // A row to lock must exist; an all-zero row means "no failures".
-    run(
-        tx,
-        "INSERT INTO signin_failures (key, failures, window_start, blocked_until)
-         VALUES ($1, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
-        &[&key],
-    )
-    .await
-    .map_err(classify)?;
     read_failure_record(tx, key, LOCKED_FAILURE_RECORD).await
 }
 

@@ -1,0 +1,4 @@
+-- Nothing on SQLite: one process serves a file, so the sign-up rate stays
+-- in that process's memory (accounts::SignupLimiter) and costs no write
+-- transaction (a synchronous commit) per sign-up. The number is kept so
+-- both dialects have the same versions.
