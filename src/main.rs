@@ -192,14 +192,19 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// An import hashes nothing: one hashing thread, the default costs.
+/// An import hashes nothing: one hashing thread; its memory is the cap for
+/// imported hashes, and the iterations only need to meet OWASP's floor
+/// (m × t ≥ 35,840) with it, as `serve`'s costs do.
 fn import_hashing(args: &user_api::cli::UsersImportArgs) -> user_api::cli::HashArgs {
     user_api::cli::HashArgs {
         argon2_memory_kib: args.argon2_memory_kib,
-        argon2_iterations: 2,
+        argon2_iterations: 35_840_u32
+            .div_ceil(args.argon2_memory_kib.max(1))
+            .clamp(2, 100),
         argon2_parallelism: 1,
         hash_concurrency: Some(1),
         password_min_length: 15,
+        test_weak_argon2: false,
     }
 }
 
