@@ -47,7 +47,7 @@ def cmd_freeport(_args):
 
 # ---------------------------------------------------------------- seed
 
-PASSWORD = "bench-events-password-0123"
+PASSWORD = "a quiet harbour at dawn 0123"
 
 
 def _request(base, method, path, body=None, headers=None, timeout=30):
