@@ -19,6 +19,8 @@ pub mod events;
 pub mod http;
 /// Prometheus metrics on their own listener.
 pub mod metrics;
+/// Progress bars of the long commands.
+pub mod progress;
 /// Storage backends behind one `Store`.
 pub mod store;
 /// The tracing subscriber.

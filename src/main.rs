@@ -9,6 +9,7 @@ use user_api::cli::{
     AdminCommand, AdminCreateArgs, Cli, Command, DbCommand, EventsCommand, LogFormat, UsersCommand,
 };
 use user_api::domain::{NewUser, NewUserFields, PasswordPolicy, Violations};
+use user_api::progress::Progress;
 use user_api::{app, telemetry, App};
 
 fn main() -> ExitCode {
@@ -48,17 +49,25 @@ fn main() -> ExitCode {
             Command::Admin(AdminCommand::Create(args)) => create_admin(args).await,
             Command::Db(DbCommand::Backup(args)) => {
                 telemetry::init(LogFormat::Text);
-                let done = user_api::store::backup::run(&args.store.database_url, &args.to)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let progress = Progress::start("backing up", "pages");
+                let done =
+                    user_api::store::backup::run(&args.store.database_url, &args.to, &progress)
+                        .await
+                        .map_err(|e| e.to_string());
+                progress.finish();
+                let done = done?;
                 println!("{done}");
                 Ok(())
             }
             Command::Db(DbCommand::Copy(args)) => {
                 telemetry::init(LogFormat::Text);
-                let done = user_api::store::copy::run(&args.from, &args.to, args.overwrite)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let progress = Progress::start("reading", "rows");
+                let done =
+                    user_api::store::copy::run(&args.from, &args.to, args.overwrite, &progress)
+                        .await
+                        .map_err(|e| e.to_string());
+                progress.finish();
+                let done = done?;
                 println!("{done}");
                 Ok(())
             }

@@ -26,6 +26,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{DatabaseUrl, Error};
+use crate::progress::Progress;
 
 /// Pages copied per step: 1 MiB at the default 4 KiB page size.
 const PAGES_PER_STEP: i32 = 256;
@@ -36,7 +37,11 @@ const BUSY_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Copies the store that `database_url` names into the new file `to`;
 /// returns the line to print.
-pub async fn run(database_url: &DatabaseUrl, to: &Path) -> Result<String, Error> {
+pub async fn run(
+    database_url: &DatabaseUrl,
+    to: &Path,
+    progress: &Progress,
+) -> Result<String, Error> {
     let source = match database_url {
         DatabaseUrl::Sqlite(path) => path.clone(),
         DatabaseUrl::Postgres(_) => {
@@ -46,7 +51,8 @@ pub async fn run(database_url: &DatabaseUrl, to: &Path) -> Result<String, Error>
         }
     };
     let target = to.to_owned();
-    tokio::task::spawn_blocking(move || back_up(&source, &target))
+    let progress = progress.clone();
+    tokio::task::spawn_blocking(move || back_up(&source, &target, &progress))
         .await
         .map_err(|e| Error::Internal(format!("the backup task failed: {e}")))?
 }
@@ -56,7 +62,7 @@ struct Copied {
     users: u64,
 }
 
-fn back_up(source: &Path, target: &Path) -> Result<String, Error> {
+fn back_up(source: &Path, target: &Path, progress: &Progress) -> Result<String, Error> {
     if !source.is_file() {
         return Err(Error::Unavailable(format!(
             "there is no database at sqlite:{} (nothing to back up)",
@@ -65,7 +71,7 @@ fn back_up(source: &Path, target: &Path) -> Result<String, Error> {
     }
     refuse_existing(target)?;
     let partial = Partial::create(target)?;
-    let copied = copy_into(source, &partial.path)?;
+    let copied = copy_into(source, &partial.path, progress)?;
     let bytes = publish(partial, target)?;
     Ok(format!(
         "backed up sqlite:{} to {}: {} users, {bytes} bytes, integrity_check ok",
@@ -92,7 +98,7 @@ fn exists(target: &Path) -> Error {
 
 /// Copies `source` into the empty file at `partial` as one snapshot, then
 /// checks the copy.
-fn copy_into(source: &Path, partial: &Path) -> Result<Copied, Error> {
+fn copy_into(source: &Path, partial: &Path, progress: &Progress) -> Result<Copied, Error> {
     // Read-write but never create: a missing file must not become an empty
     // database. Nothing is written through this connection.
     let src = Connection::open_with_flags(
@@ -128,7 +134,15 @@ fn copy_into(source: &Path, partial: &Path) -> Result<Copied, Error> {
         let backup = Backup::new(&src, &mut dst).map_err(|e| sql(partial, e))?;
         let mut busy_since: Option<Instant> = None;
         loop {
-            match backup.step(PAGES_PER_STEP).map_err(|e| sql(source, e))? {
+            let step = backup.step(PAGES_PER_STEP).map_err(|e| sql(source, e))?;
+            let pages = backup.progress();
+            progress.at(
+                "backing up",
+                "pages",
+                (pages.pagecount - pages.remaining).max(0) as u64,
+                pages.pagecount.max(0) as u64,
+            );
+            match step {
                 StepResult::Done => break,
                 StepResult::More => busy_since = None,
                 StepResult::Busy | StepResult::Locked => {

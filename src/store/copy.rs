@@ -6,7 +6,14 @@
 //! sides. The source is read in one snapshot; the target is written in one
 //! transaction, so a failed copy leaves it as it was. Then the target is
 //! read back and compared with the source: row counts per table and a
-//! SHA-256 over every value, in a backend-neutral form.
+//! SHA-256 over every value, in a backend-neutral form and order.
+//!
+//! Streamed, so a million users cost what a batch costs: a reader task walks
+//! the source table by table in key order and sends batches of rows through
+//! a short channel; the writer inserts each batch as it comes (PostgreSQL:
+//! binary `COPY`; SQLite: one prepared insert) and adds it to the checksum.
+//! Keys are ordered byte-wise on both sides (SQLite's `BINARY` collation,
+//! PostgreSQL's `COLLATE "C"`), so both reads of the same rows hash alike.
 //!
 //! Besides the rows, three numbers travel: the next user id and the next
 //! event `seq` (the sequences, so neither is ever handed out twice, even
@@ -18,11 +25,19 @@
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use super::{DatabaseUrl, Error, OpenOptions, Store};
+use crate::progress::Progress;
+
+/// Rows per batch: large enough that per-batch costs vanish, small enough
+/// that the batches in flight stay a few megabytes.
+const BATCH_ROWS: usize = 2_000;
+/// Batches between the reader and the writer.
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// How a column's values are kept; booleans are 0/1 on both sides.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Kind {
     Int,
     Bool,
@@ -33,6 +48,8 @@ enum Kind {
 struct Table {
     name: &'static str,
     columns: &'static [(&'static str, Kind)],
+    /// The primary key: the order rows are read in.
+    key: &'static [&'static str],
 }
 
 /// Every table of the schema, parents first (tokens refer to users; the
@@ -41,6 +58,7 @@ struct Table {
 const TABLES: &[Table] = &[
     Table {
         name: "users",
+        key: &["id"],
         columns: &[
             ("id", Kind::Int),
             ("email", Kind::Text),
@@ -56,6 +74,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "tokens",
+        key: &["hash"],
         columns: &[
             ("hash", Kind::Blob),
             ("user_id", Kind::Int),
@@ -65,6 +84,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "signin_failures",
+        key: &["key"],
         columns: &[
             ("key", Kind::Text),
             ("failures", Kind::Int),
@@ -74,6 +94,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "idempotency_keys",
+        key: &["client", "key"],
         columns: &[
             ("client", Kind::Text),
             ("key", Kind::Text),
@@ -86,6 +107,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "events",
+        key: &["seq"],
         columns: &[
             ("seq", Kind::Int),
             ("id", Kind::Text),
@@ -97,10 +119,12 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "event_sinks",
+        key: &["sink"],
         columns: &[("sink", Kind::Text), ("delivered_through", Kind::Int)],
     },
     Table {
         name: "event_deliveries",
+        key: &["sink", "seq"],
         columns: &[
             ("sink", Kind::Text),
             ("seq", Kind::Int),
@@ -113,7 +137,7 @@ const TABLES: &[Table] = &[
     },
 ];
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Value {
     Null,
     Int(i64),
@@ -123,71 +147,108 @@ enum Value {
 
 type Rows = Vec<Vec<Value>>;
 
-/// A whole store in memory: each table's rows, sorted, the next id the
-/// users table and the next `seq` the events table would hand out (neither
-/// is ever reused, even after a copy), and how far events were pruned.
-#[derive(Clone)]
-struct Snapshot {
-    tables: Vec<Rows>,
+/// The numbers that travel beside the rows: the next id the users table
+/// and the next `seq` the events table would hand out (neither is ever
+/// reused, even after a copy), and how far events were pruned (a feed
+/// reader asking for events after an older `seq` has missed some: 410, on
+/// the copy as on the source).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Numbers {
     next_user_id: i64,
     next_event_seq: i64,
-    /// `event_log.pruned_through`: a feed reader asking for events after
-    /// an older `seq` has missed some (410), on the copy as on the source.
     pruned_through: i64,
 }
 
-impl Snapshot {
-    fn counts(&self) -> Vec<usize> {
-        self.tables.iter().map(Vec::len).collect()
-    }
-
-    /// No rows in any table. The numbers do not count: `event_log`'s row is
-    /// there from the migration on, and a fresh store has them too.
-    fn is_empty(&self) -> bool {
-        self.tables.iter().all(Vec::is_empty)
-    }
-
-    /// The numbers beside the rows, named, in a fixed order.
-    fn numbers(&self) -> [(&'static str, i64); 3] {
+impl Numbers {
+    /// Named, in a fixed order.
+    fn named(&self) -> [(&'static str, i64); 3] {
         [
             ("next user id", self.next_user_id),
             ("next event seq", self.next_event_seq),
             ("event_log.pruned_through", self.pruned_through),
         ]
     }
+}
 
-    /// SHA-256 over every value, tagged and length-prefixed, table by
-    /// table, then over the numbers.
-    fn checksum(&self) -> String {
-        let mut digest = Sha256::new();
-        for (table, rows) in TABLES.iter().zip(&self.tables) {
-            digest.update(table.name.as_bytes());
-            digest.update((rows.len() as u64).to_be_bytes());
-            for value in rows.iter().flatten() {
+/// What a reader sends: the row counts of its snapshot first (for the
+/// progress bar), then each table's rows in key order, then the numbers.
+/// A read that stops early never sends `Numbers`, so nothing is committed.
+enum Item {
+    Counts(Vec<u64>),
+    Rows(usize, Rows),
+    Numbers(Numbers),
+}
+
+/// What one pass over a store saw: rows per table, SHA-256 over every value
+/// (tagged and length-prefixed, each row after its table's index), and the
+/// numbers.
+struct Tally {
+    counts: Vec<u64>,
+    digest: Sha256,
+    numbers: Option<Numbers>,
+}
+
+/// A finished tally.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    counts: Vec<u64>,
+    numbers: Numbers,
+    checksum: String,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            counts: vec![0; TABLES.len()],
+            digest: Sha256::new(),
+            numbers: None,
+        }
+    }
+
+    fn rows(&mut self, table: usize, rows: &Rows) {
+        self.counts[table] += rows.len() as u64;
+        for row in rows {
+            self.digest.update((table as u64).to_be_bytes());
+            for value in row {
                 match value {
-                    Value::Null => digest.update([0]),
+                    Value::Null => self.digest.update([0]),
                     Value::Int(i) => {
-                        digest.update([1]);
-                        digest.update(i.to_be_bytes());
+                        self.digest.update([1]);
+                        self.digest.update(i.to_be_bytes());
                     }
                     Value::Text(t) => {
-                        digest.update([2]);
-                        digest.update((t.len() as u64).to_be_bytes());
-                        digest.update(t.as_bytes());
+                        self.digest.update([2]);
+                        self.digest.update((t.len() as u64).to_be_bytes());
+                        self.digest.update(t.as_bytes());
                     }
                     Value::Blob(b) => {
-                        digest.update([3]);
-                        digest.update((b.len() as u64).to_be_bytes());
-                        digest.update(b);
+                        self.digest.update([3]);
+                        self.digest.update((b.len() as u64).to_be_bytes());
+                        self.digest.update(b);
                     }
                 }
             }
         }
-        for (name, number) in self.numbers() {
-            digest.update(name.as_bytes());
-            digest.update(number.to_be_bytes());
+    }
+
+    /// The result, or an error when the read stopped before its end.
+    fn finish(mut self) -> Result<Seen, Error> {
+        let numbers = self.numbers.ok_or_else(|| {
+            Error::Internal("the read of the source stopped before its end".into())
+        })?;
+        for (table, count) in TABLES.iter().zip(&self.counts) {
+            self.digest.update(table.name.as_bytes());
+            self.digest.update(count.to_be_bytes());
         }
-        hex::encode(digest.finalize())
+        for (name, number) in numbers.named() {
+            self.digest.update(name.as_bytes());
+            self.digest.update(number.to_be_bytes());
+        }
+        Ok(Seen {
+            counts: self.counts,
+            numbers,
+            checksum: hex::encode(self.digest.finalize()),
+        })
     }
 }
 
@@ -201,7 +262,12 @@ fn columns(table: &Table) -> String {
 }
 
 /// Copies every row, then verifies; returns the line to print.
-pub async fn run(from: &DatabaseUrl, to: &DatabaseUrl, overwrite: bool) -> Result<String, Error> {
+pub async fn run(
+    from: &DatabaseUrl,
+    to: &DatabaseUrl,
+    overwrite: bool,
+    progress: &Progress,
+) -> Result<String, Error> {
     if from == to {
         return Err(Error::Unsupported(
             "--from and --to name the same store".into(),
@@ -223,108 +289,193 @@ pub async fn run(from: &DatabaseUrl, to: &DatabaseUrl, overwrite: bool) -> Resul
     drop(Store::open(from, options).await?);
     drop(Store::open(to, options).await?);
 
-    let source = read(from).await?;
-    let existing = read(to).await?;
-    if !existing.is_empty() && !overwrite {
+    let existing = counts(to).await?;
+    if existing.iter().any(|&n| n > 0) && !overwrite {
         return Err(Error::Unsupported(format!(
             "{} already holds data ({} users); pass --overwrite to replace it",
-            to,
-            existing.tables[0].len()
+            to, existing[0]
         )));
     }
-    write(to, &source).await?;
 
-    let copied = read(to).await?;
-    let (expected, found) = (source.checksum(), copied.checksum());
-    if copied.counts() != source.counts()
-        || copied.numbers() != source.numbers()
-        || found != expected
-    {
+    let (feed, items) = mpsc::channel(BATCHES_IN_FLIGHT);
+    let reader = tokio::spawn(read(from.clone(), feed));
+    let written = write(to, items, progress.clone()).await;
+    // The reader's own error says more than the writer's "stopped early".
+    reader
+        .await
+        .map_err(|e| Error::Internal(format!("the read of the source failed: {e}")))??;
+    let source = written?;
+
+    let (feed, items) = mpsc::channel(BATCHES_IN_FLIGHT);
+    let reader = tokio::spawn(read(to.clone(), feed));
+    let copied = tally(items, progress, "verifying").await;
+    reader
+        .await
+        .map_err(|e| Error::Internal(format!("the read of the copy failed: {e}")))??;
+    let copied = copied?;
+    progress.finish();
+
+    if copied != source {
         return Err(Error::Internal(format!(
             "the copy differs from the source (counts {:?} against {:?}, {:?} against {:?}, \
-             checksum {found} against {expected})",
-            copied.counts(),
-            source.counts(),
-            copied.numbers(),
-            source.numbers()
+             checksum {} against {})",
+            copied.counts,
+            source.counts,
+            copied.numbers.named(),
+            source.numbers.named(),
+            copied.checksum,
+            source.checksum
         )));
     }
     let mut summary = format!("copied {} to {}:", from, to);
-    for (table, rows) in TABLES.iter().zip(&source.tables) {
-        let _ = write!(summary, " {} {},", rows.len(), table.name);
+    for (table, rows) in TABLES.iter().zip(&source.counts) {
+        let _ = write!(summary, " {} {},", rows, table.name);
     }
-    let _ = write!(summary, " verified (sha256 {expected})");
+    let _ = write!(summary, " verified (sha256 {})", source.checksum);
     Ok(summary)
 }
 
-async fn read(url: &DatabaseUrl) -> Result<Snapshot, Error> {
-    let mut snapshot = match url {
-        DatabaseUrl::Sqlite(path) => {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || sqlite::read(&path))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))??
-        }
-        DatabaseUrl::Postgres(url) => postgres::read(url).await?,
-    };
-    for rows in &mut snapshot.tables {
-        rows.sort();
-    }
-    Ok(snapshot)
-}
-
-async fn write(url: &DatabaseUrl, snapshot: &Snapshot) -> Result<(), Error> {
+/// Rows per table of the store at `url`, for the refusal to fill a store
+/// that holds data.
+async fn counts(url: &DatabaseUrl) -> Result<Vec<u64>, Error> {
     match url {
         DatabaseUrl::Sqlite(path) => {
             let path = path.clone();
-            let snapshot = snapshot.clone();
-            tokio::task::spawn_blocking(move || sqlite::write(&path, &snapshot))
+            tokio::task::spawn_blocking(move || sqlite::counts_at(&path))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?
         }
-        DatabaseUrl::Postgres(url) => postgres::write(url, snapshot).await,
+        DatabaseUrl::Postgres(url) => postgres::counts_at(url).await,
     }
+}
+
+/// Sends the store at `url` to `feed`, as `Item`s, from one snapshot.
+async fn read(url: DatabaseUrl, feed: mpsc::Sender<Item>) -> Result<(), Error> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            tokio::task::spawn_blocking(move || sqlite::read(&path, &feed))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
+        }
+        DatabaseUrl::Postgres(url) => postgres::read(&url, &feed).await,
+    }
+}
+
+/// Writes the items into the store at `url` in one transaction, committed
+/// only when the whole source arrived; what was written, as a tally.
+async fn write(
+    url: &DatabaseUrl,
+    items: mpsc::Receiver<Item>,
+    progress: Progress,
+) -> Result<Seen, Error> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || sqlite::write(&path, items, &progress))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
+        }
+        DatabaseUrl::Postgres(url) => postgres::write(url, items, &progress).await,
+    }
+}
+
+/// Only counts and hashes what a reader sends (the verification).
+async fn tally(
+    mut items: mpsc::Receiver<Item>,
+    progress: &Progress,
+    verb: &str,
+) -> Result<Seen, Error> {
+    let mut tally = Tally::new();
+    while let Some(item) = items.recv().await {
+        match item {
+            Item::Counts(counts) => progress.phase(verb, "rows", counts.iter().sum()),
+            Item::Rows(table, rows) => {
+                progress.advance(rows.len() as u64);
+                tally.rows(table, &rows);
+            }
+            Item::Numbers(numbers) => tally.numbers = Some(numbers),
+        }
+    }
+    tally.finish()
+}
+
+/// A reader's error when the writer is gone (it failed: its error is the
+/// one reported).
+fn stopped() -> Error {
+    Error::Internal("the copy's writer stopped".into())
 }
 
 mod sqlite {
     use std::path::Path;
 
-    use rusqlite::types::{Value as Sql, ValueRef};
-    use rusqlite::{params, params_from_iter, Connection};
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    use rusqlite::{params, params_from_iter, Connection, Transaction};
+    use tokio::sync::mpsc;
 
-    use super::{columns, Rows, Snapshot, Value, TABLES};
+    use super::{columns, stopped, Item, Numbers, Rows, Seen, Tally, Value, BATCH_ROWS, TABLES};
+    use crate::progress::Progress;
     use crate::store::sqlite::classify;
     use crate::store::Error;
 
-    pub(super) fn read(path: &Path) -> Result<Snapshot, Error> {
+    fn counts(tx: &Transaction<'_>) -> Result<Vec<u64>, Error> {
+        TABLES
+            .iter()
+            .map(|table| {
+                tx.query_row(&format!("SELECT count(*) FROM {}", table.name), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n as u64)
+                .map_err(classify)
+            })
+            .collect()
+    }
+
+    pub(super) fn counts_at(path: &Path) -> Result<Vec<u64>, Error> {
+        let mut conn = Connection::open(path).map_err(classify)?;
+        let tx = conn.transaction().map_err(classify)?;
+        counts(&tx)
+    }
+
+    pub(super) fn read(path: &Path, feed: &mpsc::Sender<Item>) -> Result<(), Error> {
+        let send = |item| feed.blocking_send(item).map_err(|_| stopped());
         let mut conn = Connection::open(path).map_err(classify)?;
         // One read transaction: every table from the same moment.
         let tx = conn.transaction().map_err(classify)?;
-        let mut tables = Vec::new();
-        for table in TABLES {
+        send(Item::Counts(counts(&tx)?))?;
+        for (index, table) in TABLES.iter().enumerate() {
             let mut stmt = tx
-                .prepare(&format!("SELECT {} FROM {}", columns(table), table.name))
+                .prepare(&format!(
+                    "SELECT {} FROM {} ORDER BY {}",
+                    columns(table),
+                    table.name,
+                    table.key.join(", ")
+                ))
                 .map_err(classify)?;
-            let rows: Rows = stmt
-                .query_map([], |row| {
-                    (0..table.columns.len())
-                        .map(|i| {
-                            Ok(match row.get_ref(i)? {
-                                ValueRef::Null => Value::Null,
-                                ValueRef::Integer(n) => Value::Int(n),
-                                ValueRef::Text(t) => {
-                                    Value::Text(String::from_utf8_lossy(t).into_owned())
-                                }
-                                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-                                ValueRef::Real(r) => Value::Int(r as i64),
-                            })
+            let mut rows = stmt.query([]).map_err(classify)?;
+            let mut batch: Rows = Vec::with_capacity(BATCH_ROWS);
+            while let Some(row) = rows.next().map_err(classify)? {
+                let values = (0..table.columns.len())
+                    .map(|i| {
+                        Ok(match row.get_ref(i)? {
+                            ValueRef::Null => Value::Null,
+                            ValueRef::Integer(n) => Value::Int(n),
+                            ValueRef::Text(t) => {
+                                Value::Text(String::from_utf8_lossy(t).into_owned())
+                            }
+                            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                            ValueRef::Real(r) => Value::Int(r as i64),
                         })
-                        .collect()
-                })
-                .map_err(classify)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(classify)?;
-            tables.push(rows);
+                    })
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(classify)?;
+                batch.push(values);
+                if batch.len() == BATCH_ROWS {
+                    send(Item::Rows(index, std::mem::take(&mut batch)))?;
+                }
+            }
+            if !batch.is_empty() {
+                send(Item::Rows(index, batch))?;
+            }
         }
         // AUTOINCREMENT remembers the largest number ever handed out in
         // `sqlite_sequence` (no row before the first insert; the largest of
@@ -340,24 +491,34 @@ mod sqlite {
             )
             .map_err(classify)
         };
-        let next_user_id = next("users", "id")?;
-        let next_event_seq = next("events", "seq")?;
-        let pruned_through: i64 = tx
-            .query_row(
-                "SELECT coalesce((SELECT pruned_through FROM event_log WHERE id = 1), 0)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(classify)?;
-        Ok(Snapshot {
-            tables,
-            next_user_id,
-            next_event_seq,
-            pruned_through,
-        })
+        let numbers = Numbers {
+            next_user_id: next("users", "id")?,
+            next_event_seq: next("events", "seq")?,
+            pruned_through: tx
+                .query_row(
+                    "SELECT coalesce((SELECT pruned_through FROM event_log WHERE id = 1), 0)",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(classify)?,
+        };
+        send(Item::Numbers(numbers))
     }
 
-    pub(super) fn write(path: &Path, snapshot: &Snapshot) -> Result<(), Error> {
+    fn sql_value(value: &Value) -> ToSqlOutput<'_> {
+        match value {
+            Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            Value::Int(n) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*n)),
+            Value::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        }
+    }
+
+    pub(super) fn write(
+        path: &Path,
+        mut items: mpsc::Receiver<Item>,
+        progress: &Progress,
+    ) -> Result<Seen, Error> {
         let mut conn = Connection::open(path).map_err(classify)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(classify)?;
@@ -368,30 +529,37 @@ mod sqlite {
             tx.execute(&format!("DELETE FROM {}", table.name), [])
                 .map_err(classify)?;
         }
-        for (table, rows) in TABLES.iter().zip(&snapshot.tables) {
-            let marks = vec!["?"; table.columns.len()].join(", ");
-            let mut insert = tx
-                .prepare(&format!(
-                    "INSERT INTO {} ({}) VALUES ({marks})",
-                    table.name,
-                    columns(table)
-                ))
-                .map_err(classify)?;
-            for row in rows {
-                let values = row.iter().map(|v| match v {
-                    Value::Null => Sql::Null,
-                    Value::Int(n) => Sql::Integer(*n),
-                    Value::Text(t) => Sql::Text(t.clone()),
-                    Value::Blob(b) => Sql::Blob(b.clone()),
-                });
-                insert.execute(params_from_iter(values)).map_err(classify)?;
+        let mut tally = Tally::new();
+        while let Some(item) = items.blocking_recv() {
+            match item {
+                Item::Counts(counts) => progress.phase("copying", "rows", counts.iter().sum()),
+                Item::Rows(index, rows) => {
+                    let table = &TABLES[index];
+                    let marks = vec!["?"; table.columns.len()].join(", ");
+                    let mut insert = tx
+                        .prepare_cached(&format!(
+                            "INSERT INTO {} ({}) VALUES ({marks})",
+                            table.name,
+                            columns(table)
+                        ))
+                        .map_err(classify)?;
+                    for row in &rows {
+                        insert
+                            .execute(params_from_iter(row.iter().map(sql_value)))
+                            .map_err(classify)?;
+                    }
+                    progress.advance(rows.len() as u64);
+                    tally.rows(index, &rows);
+                }
+                Item::Numbers(numbers) => tally.numbers = Some(numbers),
             }
         }
+        let seen = tally.finish()?;
         // `sqlite_sequence` has no key: a second row for a table would be
         // ignored (SQLite reads the first), so the old one goes first.
         for (table, next) in [
-            ("users", snapshot.next_user_id),
-            ("events", snapshot.next_event_seq),
+            ("users", seen.numbers.next_user_id),
+            ("events", seen.numbers.next_event_seq),
         ] {
             tx.execute("DELETE FROM sqlite_sequence WHERE name = ?1", [table])
                 .map_err(classify)?;
@@ -404,18 +572,27 @@ mod sqlite {
         tx.execute(
             "INSERT INTO event_log (id, pruned_through) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through",
-            [snapshot.pruned_through],
+            [seen.numbers.pruned_through],
         )
         .map_err(classify)?;
-        tx.commit().map_err(classify)
+        tx.commit().map_err(classify)?;
+        Ok(seen)
     }
 }
 
 mod postgres {
-    use tokio_postgres::types::ToSql;
-    use tokio_postgres::Client;
+    use std::pin::Pin;
 
-    use super::{columns, Kind, Rows, Snapshot, Value, TABLES};
+    use bytes::BytesMut;
+    use tokio::sync::mpsc;
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+    use tokio_postgres::{Client, Transaction};
+
+    use super::{
+        columns, stopped, Item, Kind, Numbers, Rows, Seen, Table, Tally, Value, BATCH_ROWS, TABLES,
+    };
+    use crate::progress::Progress;
     use crate::store::postgres::{classify, target};
     use crate::store::Error;
 
@@ -430,7 +607,45 @@ mod postgres {
         Ok(client)
     }
 
-    pub(super) async fn read(url: &str) -> Result<Snapshot, Error> {
+    async fn counts(tx: &Transaction<'_>) -> Result<Vec<u64>, Error> {
+        let mut counts = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            let row = tx
+                .query_one(&format!("SELECT count(*) FROM {}", table.name), &[])
+                .await
+                .map_err(classify)?;
+            counts.push(row.try_get::<_, i64>(0).map_err(classify)? as u64);
+        }
+        Ok(counts)
+    }
+
+    pub(super) async fn counts_at(url: &str) -> Result<Vec<u64>, Error> {
+        let mut client = connect(url).await?;
+        let tx = client.transaction().await.map_err(classify)?;
+        counts(&tx).await
+    }
+
+    /// `ORDER BY` the key, byte-wise as SQLite's `BINARY` collation orders.
+    fn key_order(table: &Table) -> String {
+        table
+            .key
+            .iter()
+            .map(|key| {
+                let text = table
+                    .columns
+                    .iter()
+                    .any(|(name, kind)| name == key && matches!(kind, Kind::Text));
+                if text {
+                    format!("{key} COLLATE \"C\"")
+                } else {
+                    (*key).to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub(super) async fn read(url: &str, feed: &mpsc::Sender<Item>) -> Result<(), Error> {
         let mut client = connect(url).await?;
         let tx = client
             .build_transaction()
@@ -439,53 +654,71 @@ mod postgres {
             .start()
             .await
             .map_err(classify)?;
-        let mut tables = Vec::new();
-        for table in TABLES {
-            let rows = tx
-                .query(
-                    &format!("SELECT {} FROM {}", columns(table), table.name),
-                    &[],
-                )
-                .await
-                .map_err(classify)?;
-            let mut read: Rows = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut values = Vec::with_capacity(table.columns.len());
-                for (i, (_, kind)) in table.columns.iter().enumerate() {
-                    let value = match kind {
-                        Kind::Int => row.try_get::<_, Option<i64>>(i).map(|v| v.map(Value::Int)),
-                        Kind::Bool => row
-                            .try_get::<_, Option<bool>>(i)
-                            .map(|v| v.map(|b| Value::Int(i64::from(b)))),
-                        Kind::Text => row
-                            .try_get::<_, Option<String>>(i)
-                            .map(|v| v.map(Value::Text)),
-                        Kind::Blob => row
-                            .try_get::<_, Option<Vec<u8>>>(i)
-                            .map(|v| v.map(Value::Blob)),
-                    }
+        let send = |item| async { feed.send(item).await.map_err(|_| stopped()) };
+        send(Item::Counts(counts(&tx).await?)).await?;
+        for (index, table) in TABLES.iter().enumerate() {
+            let select = format!(
+                "SELECT {} FROM {} ORDER BY {}",
+                columns(table),
+                table.name,
+                key_order(table)
+            );
+            // A portal, read a batch at a time: the server keeps the rest.
+            let portal = tx.bind(select.as_str(), &[]).await.map_err(classify)?;
+            loop {
+                let rows = tx
+                    .query_portal(&portal, BATCH_ROWS as i32)
+                    .await
                     .map_err(classify)?;
-                    values.push(value.unwrap_or(Value::Null));
+                if rows.is_empty() {
+                    break;
                 }
-                read.push(values);
+                let mut batch: Rows = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut values = Vec::with_capacity(table.columns.len());
+                    for (i, (_, kind)) in table.columns.iter().enumerate() {
+                        let value = match kind {
+                            Kind::Int => {
+                                row.try_get::<_, Option<i64>>(i).map(|v| v.map(Value::Int))
+                            }
+                            Kind::Bool => row
+                                .try_get::<_, Option<bool>>(i)
+                                .map(|v| v.map(|b| Value::Int(i64::from(b)))),
+                            Kind::Text => row
+                                .try_get::<_, Option<String>>(i)
+                                .map(|v| v.map(Value::Text)),
+                            Kind::Blob => row
+                                .try_get::<_, Option<Vec<u8>>>(i)
+                                .map(|v| v.map(Value::Blob)),
+                        }
+                        .map_err(classify)?;
+                        values.push(value.unwrap_or(Value::Null));
+                    }
+                    batch.push(values);
+                }
+                send(Item::Rows(index, batch)).await?;
             }
-            tables.push(read);
         }
         // A sequence is outside every snapshot: it may be past the rows
         // read, which only makes the numbers left out larger.
-        let mut sequence_next = Vec::with_capacity(2);
-        for sequence in ["users_id_seq", "events_seq"] {
+        let mut next = Vec::with_capacity(2);
+        for (sequence, table, key) in [
+            ("users_id_seq", "users", "id"),
+            ("events_seq", "events", "seq"),
+        ] {
             let row = tx
                 .query_one(
                     &format!(
-                        "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
-                         FROM {sequence}"
+                        "SELECT greatest(
+                             (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
+                              FROM {sequence}),
+                             coalesce((SELECT max({key}) FROM {table}), 0) + 1)"
                     ),
                     &[],
                 )
                 .await
                 .map_err(classify)?;
-            sequence_next.push(row.try_get::<_, i64>(0).map_err(classify)?);
+            next.push(row.try_get::<_, i64>(0).map_err(classify)?);
         }
         let pruned_through: i64 = tx
             .query_one(
@@ -497,31 +730,54 @@ mod postgres {
             .try_get(0)
             .map_err(classify)?;
         tx.commit().await.map_err(classify)?;
-        // The largest value of the first column (users.id, events.seq).
-        let max_first = |table: &str| {
-            TABLES
-                .iter()
-                .position(|t| t.name == table)
-                .and_then(|i| {
-                    tables[i]
-                        .iter()
-                        .filter_map(|r| match r.first() {
-                            Some(Value::Int(n)) => Some(*n),
-                            _ => None,
-                        })
-                        .max()
-                })
-                .unwrap_or(0)
-        };
-        Ok(Snapshot {
-            next_user_id: sequence_next[0].max(max_first("users") + 1),
-            next_event_seq: sequence_next[1].max(max_first("events") + 1),
+        send(Item::Numbers(Numbers {
+            next_user_id: next[0],
+            next_event_seq: next[1],
             pruned_through,
-            tables,
-        })
+        }))
+        .await
     }
 
-    pub(super) async fn write(url: &str, snapshot: &Snapshot) -> Result<(), Error> {
+    /// A value as binary `COPY` writes it, in its column's type.
+    #[derive(Debug)]
+    struct Cell<'a>(Kind, &'a Value);
+
+    impl ToSql for Cell<'_> {
+        fn to_sql(
+            &self,
+            ty: &Type,
+            out: &mut BytesMut,
+        ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+            match (self.0, self.1) {
+                (_, Value::Null) => Ok(IsNull::Yes),
+                (Kind::Bool, Value::Int(n)) => (*n != 0).to_sql(ty, out),
+                (_, Value::Int(n)) => n.to_sql(ty, out),
+                (_, Value::Text(t)) => t.as_str().to_sql(ty, out),
+                (_, Value::Blob(b)) => b.as_slice().to_sql(ty, out),
+            }
+        }
+
+        fn accepts(_: &Type) -> bool {
+            true
+        }
+
+        to_sql_checked!();
+    }
+
+    fn column_type(kind: Kind) -> Type {
+        match kind {
+            Kind::Int => Type::INT8,
+            Kind::Bool => Type::BOOL,
+            Kind::Text => Type::TEXT,
+            Kind::Blob => Type::BYTEA,
+        }
+    }
+
+    pub(super) async fn write(
+        url: &str,
+        mut items: mpsc::Receiver<Item>,
+        progress: &Progress,
+    ) -> Result<Seen, Error> {
         let mut client = connect(url).await?;
         let tx = client.transaction().await.map_err(classify)?;
         for table in TABLES.iter().rev() {
@@ -529,60 +785,71 @@ mod postgres {
                 .await
                 .map_err(classify)?;
         }
-        for (table, rows) in TABLES.iter().zip(&snapshot.tables) {
-            let marks = (1..=table.columns.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let insert = tx
-                .prepare(&format!(
-                    "INSERT INTO {} ({}) VALUES ({marks})",
-                    table.name,
-                    columns(table)
-                ))
-                .await
-                .map_err(classify)?;
-            for row in rows {
-                let params: Vec<Box<dyn ToSql + Sync + Send>> = row
-                    .iter()
-                    .zip(table.columns)
-                    .map(|(value, (_, kind))| -> Box<dyn ToSql + Sync + Send> {
-                        match (kind, value) {
-                            (Kind::Bool, Value::Int(n)) => Box::new(Some(*n != 0)),
-                            (Kind::Bool, _) => Box::new(None::<bool>),
-                            (Kind::Int, Value::Int(n)) => Box::new(Some(*n)),
-                            (Kind::Int, _) => Box::new(None::<i64>),
-                            (Kind::Text, Value::Text(t)) => Box::new(Some(t.clone())),
-                            (Kind::Text, _) => Box::new(None::<String>),
-                            (Kind::Blob, Value::Blob(b)) => Box::new(Some(b.clone())),
-                            (Kind::Blob, _) => Box::new(None::<Vec<u8>>),
+        let mut tally = Tally::new();
+        // The table whose binary COPY is open, and its writer.
+        let mut open: Option<(usize, Pin<Box<BinaryCopyInWriter>>)> = None;
+        while let Some(item) = items.recv().await {
+            match item {
+                Item::Counts(counts) => progress.phase("copying", "rows", counts.iter().sum()),
+                Item::Rows(index, rows) => {
+                    if open.as_ref().map(|(i, _)| *i) != Some(index) {
+                        if let Some((_, mut writer)) = open.take() {
+                            writer.as_mut().finish().await.map_err(classify)?;
                         }
-                    })
-                    .collect();
-                let refs: Vec<&(dyn ToSql + Sync)> = params
-                    .iter()
-                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                    .collect();
-                tx.execute(&insert, &refs).await.map_err(classify)?;
+                        let table = &TABLES[index];
+                        let sink = tx
+                            .copy_in(&format!(
+                                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                                table.name,
+                                columns(table)
+                            ))
+                            .await
+                            .map_err(classify)?;
+                        let types: Vec<Type> =
+                            table.columns.iter().map(|(_, k)| column_type(*k)).collect();
+                        open = Some((index, Box::pin(BinaryCopyInWriter::new(sink, &types))));
+                    }
+                    if let Some((_, writer)) = open.as_mut() {
+                        let kinds = TABLES[index].columns;
+                        for row in &rows {
+                            let cells: Vec<Cell<'_>> = row
+                                .iter()
+                                .zip(kinds)
+                                .map(|(value, (_, kind))| Cell(*kind, value))
+                                .collect();
+                            let params: Vec<&(dyn ToSql + Sync)> =
+                                cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+                            writer.as_mut().write(&params).await.map_err(classify)?;
+                        }
+                    }
+                    progress.advance(rows.len() as u64);
+                    tally.rows(index, &rows);
+                }
+                Item::Numbers(numbers) => tally.numbers = Some(numbers),
             }
         }
+        if let Some((_, mut writer)) = open.take() {
+            writer.as_mut().finish().await.map_err(classify)?;
+        }
+        let seen = tally.finish()?;
         tx.execute(
             "INSERT INTO event_log (id, pruned_through) VALUES (1, $1)
              ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through",
-            &[&snapshot.pruned_through],
+            &[&seen.numbers.pruned_through],
         )
         .await
         .map_err(classify)?;
         // The next id and seq are past every one the source ever handed out.
         // Last before the commit: `setval` is not undone by a rollback.
         for (sequence, next) in [
-            ("users_id_seq", snapshot.next_user_id),
-            ("events_seq", snapshot.next_event_seq),
+            ("users_id_seq", seen.numbers.next_user_id),
+            ("events_seq", seen.numbers.next_event_seq),
         ] {
             tx.execute(&format!("SELECT setval('{sequence}', $1, false)"), &[&next])
                 .await
                 .map_err(classify)?;
         }
-        tx.commit().await.map_err(classify)
+        tx.commit().await.map_err(classify)?;
+        Ok(seen)
     }
 }

@@ -17,7 +17,7 @@ pub mod formats;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::accounts::Accounts;
 use crate::auth::imported;
 use crate::domain::{Email, Role, UserName};
+use crate::progress::Progress;
 use crate::store::transfer::{
     ExportRow, ImportOutcome, ImportRow, ImportStop, ImportTally, OnConflict, BATCH,
     BATCHES_IN_FLIGHT,
@@ -69,8 +70,7 @@ pub struct ImportSettings {
 pub async fn import(accounts: &Accounts, settings: ImportSettings) -> Result<String, String> {
     let file = std::fs::File::open(&settings.from)
         .map_err(|e| format!("cannot read {}: {e}", settings.from.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let progress = Progress::start("importing", Some(size));
+    let progress = Progress::start("importing", "users");
     let (feed, batches) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
     let started = Instant::now();
     let reader = {
@@ -390,40 +390,6 @@ impl Batcher {
     }
 }
 
-/// Counts and rate on a terminal (`indicatif`, on stderr); nothing when
-/// stderr is not one (the caller prints one summary line).
-#[derive(Clone)]
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn start(verb: &str, _size: Option<u64>) -> Self {
-        use std::io::IsTerminal;
-        if !std::io::stderr().is_terminal() {
-            return Self(None);
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-            "{{spinner}} {verb} {{human_pos}} users  {{per_sec}}  {{elapsed}}"
-        )) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(200));
-        Self(Some(bar))
-    }
-
-    fn advance(&self, n: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(n);
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 /// `users export`: every user as a JSON line, to `to` (created with mode
 /// 0600, refused when it exists) or to standard output. The summary line.
 pub async fn export(store: &Store, to: Option<&Path>) -> Result<String, String> {
@@ -432,7 +398,7 @@ pub async fn export(store: &Store, to: Option<&Path>) -> Result<String, String> 
         None => Box::new(std::io::stdout()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-    let progress = Progress::start("exporting", None);
+    let progress = Progress::start("exporting", "users");
     let started = Instant::now();
     let mut line = Vec::with_capacity(512);
     let mut write = |user: ExportRow| -> Result<(), String> {

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use fantoccini::Locator;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
+use crate::support::browser::Browser;
 use crate::support::{spawn_app, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -264,5 +266,33 @@ async fn the_docs_page_requests_nothing_from_another_host_in_a_browser() {
         .filter(|url| !url.starts_with(&format!("{origin}/")))
         .collect();
     assert!(foreign.is_empty(), "requests to other hosts: {foreign:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_driven_browser_shows_the_operations_with_no_request_to_another_host_and_no_policy_violation(
+) {
+    let Some(browser) = Browser::take().await else {
+        return;
+    };
+    let app = spawn_app().await;
+
+    browser.client.goto(&app.url("/docs/")).await.unwrap();
+    let operation = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(".opblock-summary-path"))
+        .await
+        .expect("Swagger UI renders the operations");
+
+    assert!(operation.text().await.unwrap().starts_with('/'));
+    let requests = browser.requests(&format!("http://{}", app.addr)).await;
+    assert!(
+        requests.own.iter().any(|url| url.contains("/docs/")),
+        "the network log shows no request for the page: {requests:?}"
+    );
+    assert_eq!(requests.foreign, Vec::<String>::new());
+    assert_eq!(browser.policy_violations().await, Vec::<String>::new());
     app.stop().await;
 }

@@ -3,6 +3,9 @@
 //! file, or a PostgreSQL database in the `api_postgres` run). Helpers send
 //! requests and return responses; the assertions stay in the tests.
 
+/// Journeys in a real browser; not every test binary has one.
+#[allow(dead_code)]
+pub mod browser;
 pub mod database;
 
 use std::net::SocketAddr;
