@@ -1158,7 +1158,8 @@ def main() -> int:
         try:
             psql(PG_SERVER, "SELECT 1", timeout=10)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
-            print(f"the postgres set needs a PostgreSQL server at {PG_SERVER} (BENCH_POSTGRES): {e}", file=sys.stderr)
+            print(f"the postgres set needs a PostgreSQL server at {PG_SERVER} (set BENCH_POSTGRES, or leave the set out: "
+                  f"--sets pinned,unpinned): {e}", file=sys.stderr)
             return 2
 
     signal.signal(signal.SIGTERM, _on_signal)
