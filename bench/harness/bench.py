@@ -1,8 +1,10 @@
 """The driver behind `bench/run`: seeds every store, checks every service
 answers the same way, runs every scenario against every service (interleaved:
 for each scenario, round after round, every service in turn), the server
-pinned to CPU 1 and the load generator to CPU 0, then again unpinned, and
-writes the raw figures as JSON for report.py.
+pinned to CPU 1 and the load generator to CPU 0, then again unpinned, then
+the PostgreSQL set (user-api, its build from before the round-trip change,
+Gin with lib/pq and FastAPI with asyncpg, each on its own database of one
+PostgreSQL server), and writes the raw figures as JSON for report.py.
 
 Everything it starts it stops: servers run in their own process groups, are
 killed after each measurement, on any error and on SIGINT/SIGTERM, and every
@@ -43,6 +45,17 @@ OHA = Path(os.environ.get("BENCH_OHA", BUILD / "tools" / "bin" / "oha"))
 GIN = BUILD / "bin" / "gin-peer"
 NETHTTP = BUILD / "bin" / "nethttp-peer"
 VENV = BUILD / "venv-fastapi"
+# user-api as built from the commit before its authenticated read became one
+# PostgreSQL round trip (bench/build --before; the PostgreSQL set only).
+USER_API_BEFORE = BUILD / "bin" / "user-api-before"
+PG_SCHEMA = PEERS / "schema-postgres.sql"
+# The PostgreSQL server of the PostgreSQL set: any database on it to connect
+# to; each service gets a database of its own there (PG_DATABASES), made and
+# dropped by the harness. Every client runs with TLS off.
+PG_SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_DATABASES = {"user-api": "bench_userapi", "user-api-before": "bench_userapi_before", "gin": "bench_gin",
+                "gin-pool": "bench_gin_pool", "fastapi-raw": "bench_fastapi"}
+PG_SCENARIOS = ("user_by_id", "signup")
 
 SERVER_CPU = 1
 LOAD_CPU = 0
@@ -66,16 +79,38 @@ SERVICES = [
     Service("net/http", None, False),
     Service("fastapi-raw", "peer", True),
     Service("fastapi-orm", "peer", True),
+    # The PostgreSQL set only: user-api built from before its read became
+    # one round trip, and Gin with a pool of 10 kept open beside Gin with
+    # database/sql's default pool (which keeps 2 idle and churns the rest).
+    Service("user-api-before", "user-api", True),
+    Service("gin-pool", "peer", True),
 ]
 BY_NAME = {s.name: s for s in SERVICES}
 
 
-def server_argv(svc: Service, port: int, db: Path | None, cpus: int, scenario: str) -> tuple[list[str], dict, Path]:
-    """How each service is started, as shipped (default log level)."""
+def pg_url(database: str) -> str:
+    """A URL of the PostgreSQL set's server for `database`, TLS off."""
+    base = PG_SERVER.split("?", 1)[0].rsplit("/", 1)[0]
+    return f"{base}/{database}?sslmode=disable"
+
+
+def psql(url: str, sql: str, timeout: float = 60) -> str:
+    r = subprocess.run(["psql", url, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True,
+                       text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"psql: {sql[:80]}: {r.stderr.strip()[-500:]}")
+    return r.stdout.strip()
+
+
+def server_argv(svc: Service, port: int, db: Path | str | None, cpus: int, scenario: str) -> tuple[list[str], dict, Path]:
+    """How each service is started, as shipped (default log level). `db` is
+    a SQLite file, or in the PostgreSQL set a postgres:// URL."""
     env = dict(os.environ)
     addr = f"127.0.0.1:{port}"
-    if svc.name == "user-api":
-        argv = [str(USER_API), "serve", "--database-url", f"sqlite:{db}", "--listen", addr]
+    pg = isinstance(db, str)
+    if svc.name in ("user-api", "user-api-before"):
+        binary = USER_API if svc.name == "user-api" else USER_API_BEFORE
+        argv = [str(binary), "serve", "--database-url", db if pg else f"sqlite:{db}", "--listen", addr]
         if scenario == "signup":
             argv += ["--signup-rate", "0"]  # the peers have no per-address sign-up limit
         if scenario == "conn10k":
@@ -85,14 +120,21 @@ def server_argv(svc: Service, port: int, db: Path | None, cpus: int, scenario: s
         return argv, env, RUN
     if svc.name == "axum-hello":
         return [str(HELLO), "--listen", addr], env, RUN
-    if svc.name == "gin":
+    if svc.name in ("gin", "gin-pool"):
         env.update(GIN_MODE="release", PEER_SCHEMA=str(SCHEMA))
+        if pg:
+            pool = ["-pg-pool", "10"] if svc.name == "gin-pool" else []
+            return [str(GIN), "-pg", db, *pool, "-listen", addr], env, RUN
         return [str(GIN), "-db", str(db), "-listen", addr], env, RUN
     if svc.name == "net/http":
         return [str(NETHTTP), "-listen", addr], env, RUN
     if svc.name.startswith("fastapi-"):
         module = "app_raw:app" if svc.name == "fastapi-raw" else "app_orm:app"
-        env.update(PEER_DB=str(db), PEER_SCHEMA=str(SCHEMA))
+        if pg:
+            module = "app_pg:app"
+            env.update(PEER_DATABASE_URL=db)
+        else:
+            env.update(PEER_DB=str(db), PEER_SCHEMA=str(SCHEMA))
         argv = [str(VENV / "bin" / "uvicorn"), module, "--host", "127.0.0.1", "--port", str(port),
                 "--loop", "uvloop", "--http", "httptools"]
         if cpus > 1:
@@ -189,6 +231,35 @@ def cpu_seconds(pid: int) -> float:
     return total / tick
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds used by every postgres process of this machine: each live
+    one's own, plus what the postmaster's exited children used (it reaps
+    them: cutime/cstime), so backends that come and go inside a window are
+    counted too. None when no PostgreSQL runs here (a remote server)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                raw = f.read()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        if comm == "postgres" or comm.startswith("postgres:"):
+            fields = raw.rsplit(")", 1)[1].split()
+            procs[int(d)] = (int(fields[1]), [int(x) for x in fields[11:15]])  # ppid; utime, stime, cutime, cstime
+    if not procs:
+        return None
+    total = 0
+    for ppid, (ut, st, cut, cst) in procs.values():
+        total += ut + st
+        if ppid not in procs:  # the postmaster
+            total += cut + cst
+    return total / tick
+
+
 def http(port: int, method: str, path: str, headers: dict | None = None, body: bytes = b"",
          timeout: float = 5.0) -> tuple[int, dict, bytes]:
     """One HTTP/1.1 request on a new connection; (status, headers, body)."""
@@ -267,7 +338,9 @@ class Server:
         self.h, self.svc, self.scenario = h, svc, scenario
         self.port = free_port()
         self.db = None
-        if svc.store:
+        if h.set == "postgres":
+            self.db = pg_url(PG_DATABASES[svc.name])
+        elif svc.store:
             self.db = RUN / "db" / f"{svc.name.replace('/', '-')}.db"
             if fresh_db:
                 for suffix in ("", "-wal", "-shm"):
@@ -400,7 +473,7 @@ class Plan:
     idle_wait: float = 2.0
     probe_rate: int = 200
     login_duration: float = 8
-    sets: list = field(default_factory=lambda: ["pinned", "unpinned"])
+    sets: list = field(default_factory=lambda: ["pinned", "unpinned", "postgres"])
     scenarios: list = field(default_factory=list)
     services: list = field(default_factory=list)
 
@@ -430,6 +503,7 @@ class Harness:
         self.load_cpus: set[int] | None = None
         self.set = "pinned"
         self.tokens_file = RUN / "tokens.txt"
+        self.pg_made: list[str] = []  # databases this run made on the PostgreSQL server
 
     # -- setup --
 
@@ -445,6 +519,9 @@ class Harness:
              "print(P(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16).hash(sys.argv[1]))",
              seeding.PASSWORD], check=True, capture_output=True, text=True, timeout=60).stdout.strip()
         self.phc = phc
+        seeding.write_tokens(self.tokens_file, users)
+        if not any(x in ("pinned", "unpinned") for x in self.plan.sets):
+            return  # the PostgreSQL set only: no SQLite store to make
         t0 = time.perf_counter()
         ua = RUN / "templates" / f"user-api-{users}.db"
         peer = RUN / "templates" / f"peer-{users}.db"
@@ -455,10 +532,46 @@ class Harness:
                        capture_output=True, timeout=60)
         seeding.seed("user-api", ua, users, phc)
         seeding.seed("peer", peer, users, phc, SCHEMA.read_text())
-        seeding.write_tokens(self.tokens_file, users)
         self.templates = {"user-api": ua, "peer": peer}
         print(f"seeded {users} users into each store in {time.perf_counter() - t0:.1f} s (one argon2id hash: {phc[:31]}…)",
               flush=True)
+
+    def prepare_postgres(self) -> None:
+        """A database per service on the PostgreSQL server, made afresh:
+        user-api's (and its before build's) by that binary's own `migrate`,
+        the peers' from schema-postgres.sql; then the same users and tokens
+        as the SQLite stores, with the same precomputed hash. Made once per
+        run (sign-ups add rows; reads do not change), dropped at the end."""
+        t0 = time.perf_counter()
+        users = self.plan.users
+        for svc in self.services_for("user_by_id") + self.services_for("signup"):
+            db = PG_DATABASES[svc.name]
+            if db in self.pg_made:
+                continue
+            psql(PG_SERVER, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            psql(PG_SERVER, f"CREATE DATABASE {db}")
+            self.pg_made.append(db)
+            url = pg_url(db)
+            if svc.store == "user-api":
+                binary = USER_API if svc.name == "user-api" else USER_API_BEFORE
+                r = subprocess.run([str(binary), "migrate", "--database-url", url], capture_output=True, text=True,
+                                   timeout=120)
+                if r.returncode != 0:
+                    raise RuntimeError(f"{svc.name} migrate: {r.stderr[-1000:]}")
+                seeding.seed_postgres("user-api", url, users, self.phc)
+            else:
+                seeding.seed_postgres("peer", url, users, self.phc, PG_SCHEMA.read_text())
+        version = psql(PG_SERVER, "SHOW server_version")
+        print(f"seeded {users} users into {', '.join(self.pg_made)} on PostgreSQL {version} "
+              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    def drop_postgres(self) -> None:
+        for db in self.pg_made:
+            try:
+                psql(PG_SERVER, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                print(f"could not drop {db}: {e}", file=sys.stderr)
+        self.pg_made.clear()
 
     def use_set(self, name: str) -> None:
         self.set = name
@@ -473,6 +586,16 @@ class Harness:
         out = []
         for s in SERVICES:
             if self.plan.services and s.name not in self.plan.services:
+                continue
+            if self.set == "postgres":
+                if s.name not in PG_DATABASES:
+                    continue
+                # The before build: smoke-checked, then measured on the
+                # authenticated read only; absent unless bench/build --before.
+                if s.name == "user-api-before" and (scenario not in ("health", "user_by_id")
+                                                    or not USER_API_BEFORE.exists()):
+                    continue
+            elif s.name in ("user-api-before", "gin-pool"):
                 continue
             if scenario in API_ONLY and not s.api:
                 continue
@@ -636,10 +759,11 @@ class Harness:
         fastapi_app = du(PEERS / "fastapi" / "common.py", PEERS / "schema.sql")
         sizes = {
             "user-api": {"bytes": USER_API.stat().st_size, "what": "one stripped binary, SQLite inside (links only glibc and libgcc_s)"},
-            "axum-hello": {"bytes": HELLO.stat().st_size, "what": "binary"},
             "gin": {"bytes": GIN.stat().st_size, "what": "binary, stripped; plus libsqlite3.so"},
-            "net/http": {"bytes": NETHTTP.stat().st_size, "what": "binary, stripped"},
         }
+        for name, binary in (("axum-hello", HELLO), ("net/http", NETHTTP)):
+            if binary is not None and binary.exists():  # not built for the PostgreSQL set alone
+                sizes[name] = {"bytes": binary.stat().st_size, "what": "binary" if name == "axum-hello" else "binary, stripped"}
         libsz = du(libsqlite) if libsqlite else 0
         if libsz:
             sizes["gin"]["bytes_with_libs"] = sizes["gin"]["bytes"] + libsz
@@ -671,7 +795,21 @@ class Harness:
             "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         }
         fastapi_pkgs = out([str(VENV / "bin" / "python"), "-m", "pip", "freeze"]).splitlines()
-        return {"sqlite": sqlite, "sizes": sizes, "machine": machine, "python_packages": fastapi_pkgs}
+        postgres = {}
+        if "postgres" in self.plan.sets:
+            before = USER_API_BEFORE.with_name(USER_API_BEFORE.name + ".commit")
+            postgres = {
+                "server": out(["psql", PG_SERVER, "-X", "-tAc", "SELECT version()"]),
+                "settings": out(["psql", PG_SERVER, "-X", "-tAc",
+                                 "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE "
+                                 "name IN ('max_connections', 'shared_buffers', 'synchronous_commit', 'fsync', "
+                                 "'wal_sync_method', 'ssl')"]),
+                "lib/pq": out(["dpkg-query", "-W", "-f=${Version}", "golang-github-lib-pq-dev"]),
+                "asyncpg": next((x.split("==")[1] for x in fastapi_pkgs if x.lower().startswith("asyncpg==")), ""),
+                "before_commit": before.read_text().strip() if before.exists() else None,
+            }
+        return {"sqlite": sqlite, "sizes": sizes, "machine": machine, "python_packages": fastapi_pkgs,
+                "postgres": postgres}
 
     # -- scenarios --
 
@@ -692,14 +830,24 @@ class Harness:
                 nonce = f"{rnd}{int(time.time() * 1000) % 10**7}"
                 self.run_load(wrk_argv(srv.port, script, path, conns, p.warmup),
                               dict(env, BENCH_NONCE=nonce + "w"), timeout=p.warmup + 60)
+                pg0 = postgres_cpu_seconds() if self.set == "postgres" else None
                 cpu0, t0 = cpu_seconds(srv.proc.pid), time.perf_counter()
                 out, load_cpu = self.run_load(wrk_argv(srv.port, script, path, conns, p.duration),
                                               dict(env, BENCH_NONCE=nonce + "m"), timeout=p.duration + 60)
                 wall = time.perf_counter() - t0
-                server_cpu = (cpu_seconds(srv.proc.pid) - cpu0) / wall
+                server_cpu_s = cpu_seconds(srv.proc.pid) - cpu0
+                pg1 = postgres_cpu_seconds() if pg0 is not None else None
+                server_cpu = server_cpu_s / wall
                 r = parse_wrk(out)
                 r.update(server_cpu=server_cpu, load_cpu=load_cpu / wall)
-                if svc.name == "gin" and scenario != "signup":
+                if self.set == "postgres":
+                    # CPU per successful request, in µs: the service's
+                    # processes and every postgres process, over the window.
+                    ok = r["rps"] * r["duration"]
+                    r["server_us"] = server_cpu_s / ok * 1e6 if ok else None
+                    r["pg_cpu"] = (pg1 - pg0) / wall if pg1 is not None else None
+                    r["pg_us"] = (pg1 - pg0) / ok * 1e6 if pg1 is not None and ok else None
+                if svc.name == "gin" and scenario != "signup" and self.set != "postgres":
                     gin_rate[rnd] = r["rps"] / 2
                 rate = gin_rate.get(rnd)
                 if rate and scenario != "signup":
@@ -711,8 +859,12 @@ class Harness:
                     raise RuntimeError(f"{svc.name} exited during the run:\n{srv.tail()}")
                 self.record(scenario, svc, rnd, **r)
                 fx = r.get("fixed")
-                print(f"  {self.set:8} {scenario:10} r{rnd} {svc.name:12} {r['rps']:>10.0f} req/s  p99 {r['p99']:7.2f} ms"
-                      f"  err {r['errors']:>6}  PSS {r['pss_mb']:6.1f} MB  srv {server_cpu:4.0%}"
+                pgnote = ""
+                if r.get("server_us") is not None:
+                    pgnote = f"  {r['server_us']:.0f} µs/req" + (
+                        f" + PostgreSQL {r['pg_us']:.0f} µs/req ({r['pg_cpu']:.0%})" if r.get("pg_us") is not None else "")
+                print(f"  {self.set:8} {scenario:10} r{rnd} {svc.name:15} {r['rps']:>10.0f} req/s  p99 {r['p99']:7.2f} ms"
+                      f"  err {r['errors']:>6}  PSS {r['pss_mb']:6.1f} MB  srv {server_cpu:4.0%}{pgnote}"
                       + (f"  @{fx['rate']:.0f}/s p99 {fx['p99']:.2f} ms" if fx and fx['p99'] is not None else ""),
                       flush=True)
                 srv.stop()
@@ -860,15 +1012,31 @@ class Harness:
         p = self.plan
         started = time.time()
         self.prepare()
-        self.use_set("pinned")
-        print("checking that every service answers the same way…", flush=True)
-        self.smoke()
+        if any(x in ("pinned", "unpinned") for x in p.sets):
+            self.use_set("pinned")
+            print("checking that every service answers the same way…", flush=True)
+            self.smoke()
         facts = self.facts()
         for set_name in p.sets:
             self.use_set(set_name)
             print(f"== {set_name}: server on CPUs {sorted(self.server_cpus)}, load on CPUs {sorted(self.load_cpus)}",
                   flush=True)
+            if set_name == "postgres":
+                try:
+                    self.prepare_postgres()
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                    self.fail(f"postgres: cannot make the databases: {e}")
+                    continue
+                if not USER_API_BEFORE.exists():
+                    note = (f"postgres: user-api before the round-trip change not measured: {USER_API_BEFORE} "
+                            "is not built (bench/build --before; bench/run builds it for a full run)")
+                    print(f"  {note}", flush=True)
+                    self.skipped.append(note)
+                print("checking that every PostgreSQL service answers the same way…", flush=True)
+                self.smoke()
             for scenario in p.scenarios:
+                if set_name == "postgres" and scenario not in PG_SCENARIOS:
+                    continue
                 t0 = time.perf_counter()
                 if scenario in ("health", "user_by_id", "list_users", "signup"):
                     gin_rate: dict = {}
@@ -897,6 +1065,17 @@ def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
     stop included; FastAPI's ~1 s imports dominate those)."""
     start = {"fast": 0.1, "py": 0.8}  # seconds to start, wait for and stop one server (measured)
     per_start = (start["fast"] * (services - 2) + start["py"] * 2) / services
+    sqlite_sets = len([x for x in p.sets if x != "postgres"])
+    pg = 0.0
+    if "postgres" in p.sets:
+        # 5 services on the read (4 without the before build), 4 on sign-up;
+        # the databases made and seeded, and the smoke checks.
+        pg_start = (start["fast"] * 4 + start["py"]) / 5
+        for sc in PG_SCENARIOS:
+            if sc in p.scenarios:
+                n = 5 if sc == "user_by_id" else 4
+                pg += p.rounds * n * (pg_start + p.warmup + p.duration + 0.5)
+        pg += 10 + 5 * p.users / 2000
     t = 0.0
     for sc in p.scenarios:
         n = api if sc in API_ONLY else services
@@ -912,14 +1091,17 @@ def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
             t += p.cold_starts * (0.05 * (services - 2) + 0.7 * 2)
         elif sc == "idle":
             t += p.rounds * n * (per_start + p.idle_wait)
-    return t * len(p.sets) + 15 + p.users / 1000  # seeding and the smoke checks
+    if not sqlite_sets:
+        return pg + 2
+    return t * sqlite_sets + 15 + p.users / 1000 + pg  # seeding and the smoke checks
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small seed, seconds per scenario, pinned set only (CI)")
     ap.add_argument("--pinned-only", action="store_true", help="skip the unpinned set")
-    ap.add_argument("--sets", help="comma-separated sets to run: pinned, unpinned (default both; quick: pinned)")
+    ap.add_argument("--sets", help="comma-separated sets to run: pinned, unpinned, postgres (default all three; "
+                                   "quick: pinned)")
     ap.add_argument("--duration", type=int, help="seconds of each measurement (default 8; quick 2)")
     ap.add_argument("--warmup", type=int, help="seconds of warm-up before each (default 2; quick 1)")
     ap.add_argument("--rounds", type=int, help="rounds of every scenario (default 3; quick 1)")
@@ -945,8 +1127,8 @@ def main() -> int:
         plan.sets = args.sets.split(",")
     if args.pinned_only:
         plan.sets = ["pinned"]
-    if not plan.sets or any(x not in ("pinned", "unpinned") for x in plan.sets):
-        ap.error("--sets takes pinned, unpinned or both")
+    if not plan.sets or any(x not in ("pinned", "unpinned", "postgres") for x in plan.sets):
+        ap.error("--sets takes pinned, unpinned, postgres, or several comma-separated")
     plan.scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     plan.services = args.services.split(",") if args.services else []
     unknown = [s for s in plan.scenarios if s not in SCENARIOS] + [s for s in plan.services if s not in BY_NAME]
@@ -962,9 +1144,22 @@ def main() -> int:
           f"sets {', '.join(plan.sets)}; about {est / 60:.1f} min", flush=True)
     if args.estimate:
         return 0
-    for tool in (USER_API, HELLO, OHA, GIN, NETHTTP, VENV / "bin" / "uvicorn"):
+    sqlite_sets = any(x in ("pinned", "unpinned") for x in plan.sets)
+    needed = (USER_API, HELLO, OHA, GIN, NETHTTP, VENV / "bin" / "uvicorn") if sqlite_sets else \
+        (USER_API, GIN, VENV / "bin" / "uvicorn")
+    for tool in needed:
         if tool is None or not Path(tool).exists():
             print(f"missing {tool}: run bench/build first (bench/run does)", file=sys.stderr)
+            return 2
+    if "postgres" in plan.sets:
+        if not shutil.which("psql"):
+            print("the postgres set needs psql (Debian's postgresql-client; bench/build installs it)", file=sys.stderr)
+            return 2
+        try:
+            psql(PG_SERVER, "SELECT 1", timeout=10)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print(f"the postgres set needs a PostgreSQL server at {PG_SERVER} (set BENCH_POSTGRES, or leave the set out: "
+                  f"--sets pinned,unpinned): {e}", file=sys.stderr)
             return 2
 
     signal.signal(signal.SIGTERM, _on_signal)
@@ -975,6 +1170,7 @@ def main() -> int:
         result = h.run()
     finally:
         kill_all()
+        h.drop_postgres()
     name = args.out or ("quick-latest" if args.quick else "latest")
     out = BENCH / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["user-api", "axum-hello", "gin", "net/http", "fastapi-raw", "fastapi-orm"]
+ORDER = ["user-api", "user-api-before", "axum-hello", "gin", "gin-pool", "net/http", "fastapi-raw", "fastapi-orm"]
 TITLES = {
     "health": "GET /health",
     "user_by_id": "GET /users/{id} with a bearer token",
@@ -30,6 +30,14 @@ TITLES = {
 SET_TITLES = {
     "pinned": "server pinned to CPU 1, load generator to CPU 0",
     "unpinned": "unpinned: server and load generator share both CPUs",
+    "postgres": "PostgreSQL: each service on its own database of the same server, unpinned",
+}
+PG_NAMES = {
+    "user-api": "user-api",
+    "user-api-before": "user-api before the round-trip change",
+    "gin": "Gin + lib/pq, database/sql's default pool",
+    "gin-pool": "Gin + lib/pq, 10 connections kept open",
+    "fastapi-raw": "FastAPI raw SQL + asyncpg",
 }
 
 
@@ -47,7 +55,7 @@ def aggregate(records):
     for key, rs in groups.items():
         a = {"rounds": len(rs)}
         for k in ("rps", "p50", "p99", "p999", "pss_mb", "server_cpu", "load_cpu", "median_ms", "min_ms", "max_ms",
-                  "rss_mb", "pss_after_mb", "samples", "processes"):
+                  "rss_mb", "pss_after_mb", "samples", "processes", "server_us", "pg_us", "pg_cpu"):
             a[k] = med([r.get(k) for r in rs])
         a["rps_min"] = min((r["rps"] for r in rs if "rps" in r), default=None)
         a["rps_max"] = max((r["rps"] for r in rs if "rps" in r), default=None)
@@ -183,7 +191,94 @@ def targets(agg):
     if cs:
         add("cold start ≤ 20 ms (median)", f"{fmt_ms(cs['median_ms'])} ms", cs["median_ms"] <= 20,
             f"n={cs['samples']:.0f}")
+    rows += pg_targets(agg)
     return rows
+
+
+def total_us(a):
+    """CPU per request of the service and of PostgreSQL together (µs)."""
+    if not a or a.get("server_us") is None or a.get("pg_us") is None:
+        return None
+    return a["server_us"] + a["pg_us"]
+
+
+def pg_targets(agg):
+    """The PostgreSQL set's target (issue 15): ≥ 2× Gin on the authenticated
+    read, req/s, same run."""
+    u, gin = agg.get(("postgres", "user_by_id", "user-api")), agg.get(("postgres", "user_by_id", "gin"))
+    if not (u and gin and gin.get("rps")):
+        return []
+    r = ratio(u["rps"], gin["rps"])
+    pool = agg.get(("postgres", "user_by_id", "gin-pool"))
+    beside = ""
+    if pool and pool.get("rps"):
+        beside = (f"; against Gin with 10 connections kept open {fmt_ratio(ratio(u['rps'], pool['rps']))} "
+                  f"({fmt_rps(pool['rps'])} req/s)")
+    return [("PostgreSQL set: `GET /users/{id}` ≥ 2× Gin (lib/pq, `database/sql`'s default pool)", fmt_ratio(r),
+             r >= 2, f"{fmt_rps(u['rps'])} vs {fmt_rps(gin['rps'])} req/s; CPU per request (service + PostgreSQL) "
+             f"{fmt_us(total_us(u))} vs {fmt_us(total_us(gin))} µs{beside}")]
+
+
+def fmt_us(v):
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def pg_table(agg, scenario, services):
+    """The PostgreSQL set's table: throughput, latency, and the CPU each
+    request cost the service and PostgreSQL over the timed window."""
+    u = agg.get(("postgres", scenario, "user-api"))
+    head = ["service", "req/s (median)", "req/s (min–max)", "p50 ms", "p99 ms", "errors", "service CPU",
+            "PostgreSQL CPU", "service µs/req", "PostgreSQL µs/req", "total µs/req",
+            "user-api ÷ service: req/s", "p99", "total µs/req"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in services:
+        a = agg.get(("postgres", scenario, s))
+        if not a:
+            continue
+        same = s == "user-api"
+        name = PG_NAMES.get(s, s)
+        lines.append("| " + " | ".join([
+            f"**{name}**" if same else name, fmt_rps(a["rps"]), f"{fmt_rps(a['rps_min'])}–{fmt_rps(a['rps_max'])}",
+            fmt_ms(a["p50"]), fmt_ms(a["p99"]), f"{a['errors']:,}",
+            f"{a['server_cpu']:.0%}" if a.get("server_cpu") is not None else "—",
+            f"{a['pg_cpu']:.0%}" if a.get("pg_cpu") is not None else "—",
+            fmt_us(a.get("server_us")), fmt_us(a.get("pg_us")), fmt_us(total_us(a)),
+            "" if same else fmt_ratio(ratio(u and u["rps"], a["rps"])),
+            "" if same else fmt_ratio(ratio(u and u["p99"], a["p99"])),
+            "" if same else fmt_ratio(ratio(total_us(u), total_us(a))),
+        ]) + " |")
+    return lines
+
+
+def pg_section(raw, agg):
+    pg = raw.get("postgres") or {}
+    out = [f"## PostgreSQL set — {SET_TITLES['postgres']}", ""]
+    if pg:
+        out += [f"- server: {pg.get('server') or '?'}; {pg.get('settings') or ''}",
+                f"- clients, TLS off: user-api (tokio-postgres, deadpool, its default pool of 10); "
+                f"Gin with lib/pq {pg.get('lib/pq') or '?'} (Debian), statements prepared, `database/sql`'s default "
+                f"pool (no cap, 2 kept idle: it opens and closes connections under load) and, beside it, "
+                f"`SetMaxOpenConns`/`SetMaxIdleConns` 10; FastAPI with asyncpg {pg.get('asyncpg') or '?'}, its default pool of 10 per worker",
+                f"- user-api before the round-trip change: "
+                + (f"commit `{pg['before_commit'][:10]}`" if pg.get("before_commit") else "not built in this run"),
+                "- CPU per request: the service's processes, and every postgres process of the machine (from "
+                "/proc, the postmaster's reaped children included), over the timed window, ÷ successful requests.",
+                ""]
+    for sc in ("user_by_id", "signup"):
+        services = [s for s in ORDER if ("postgres", sc, s) in agg]
+        if services:
+            out += [f"### {TITLES[sc]}", ""] + pg_table(agg, sc, services) + [""]
+    u = agg.get(("postgres", "user_by_id", "user-api"))
+    b = agg.get(("postgres", "user_by_id", "user-api-before"))
+    if u and b and b.get("rps"):
+        out += [f"user-api's own before/after on the authenticated read, same run: {fmt_rps(b['rps'])} → "
+                f"{fmt_rps(u['rps'])} req/s ({fmt_ratio(ratio(u['rps'], b['rps']))}), p99 {fmt_ms(b['p99'])} → "
+                f"{fmt_ms(u['p99'])} ms, CPU per request (service + PostgreSQL) {fmt_us(total_us(b))} → "
+                f"{fmt_us(total_us(u))} µs.", ""]
+    rows = pg_targets(agg)
+    for text, value, met, detail in rows:
+        out += [f"Target: {text}: {value}, **{'met' if met else 'missed'}** ({detail}).", ""]
+    return out
 
 
 def scenario_table(agg, set_name, scenario, services):
@@ -397,7 +492,7 @@ def render(raw: dict, name: str, results: Path) -> str:
     for s in ORDER:
         if s in raw["sqlite"]:
             out.append(f"| {s} | {raw['sqlite'][s]} |")
-    out += ["", "## Targets (pinned set, same run)", ""]
+    out += ["", "## Targets (same run; the pinned set unless named)", ""]
     rows = targets(agg)
     if rows:
         out += ["| target | measured | verdict | detail |", "|---|---|---|---|"]
@@ -405,7 +500,10 @@ def render(raw: dict, name: str, results: Path) -> str:
             out.append(f"| {text} | {value} | {'**met**' if met else '**missed**'} | {detail} |")
     else:
         out.append("No pinned figures in this run.")
-    out += ["", f"![user-api ÷ each peer]({name}.png)", ""]
+    if any(r["set"] in ("pinned", "unpinned") for r in raw["records"]):
+        out += ["", f"![user-api ÷ each peer]({name}.png)", ""]
+    else:
+        out += [""]
     if raw["failures"]:
         out += ["## Failures", ""] + [f"- {f}" for f in raw["failures"]] + [""]
     if raw.get("skipped"):
@@ -418,6 +516,8 @@ def render(raw: dict, name: str, results: Path) -> str:
             if not services:
                 continue
             out += [f"### {TITLES[sc]}", ""] + scenario_table(agg, set_name, sc, services) + [""]
+    if any(r["set"] == "postgres" for r in raw["records"]):
+        out += pg_section(raw, agg)
     out += ["## Deployment size", "", "| service | size | with what it needs at run time | what |", "|---|---|---|---|"]
     for s in ORDER:
         z = raw["sizes"].get(s)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -77,3 +78,41 @@ def seed(kind: str, db: Path, users: int, phc: str, schema_sql: str | None = Non
 def write_tokens(path: Path, users: int) -> None:
     """"id token" lines for the wrk scripts."""
     path.write_text("".join(f"{i} {token_for(i)}\n" for i in range(1, users + 1)))
+
+
+def seed_postgres(kind: str, url: str, users: int, phc: str, schema_sql: str | None = None) -> None:
+    """The same users and tokens into a PostgreSQL database, in one
+    transaction of two COPYs through psql (no driver in the harness's
+    virtualenv). `kind` is "user-api" (already migrated by the binary that
+    will serve it) or "peer" (schema_sql is run first). The identity
+    sequence is moved past the seeded ids, so sign-ups get new ones."""
+    now = int(time.time())
+    expires = now + 30 * 86400
+    out = ["\\set ON_ERROR_STOP on", "BEGIN;"]
+    if kind == "peer":
+        out.append(schema_sql or "")
+        out.append("COPY users (id, email, name, role, is_active, hashed_password, created_at, updated_at) FROM STDIN;")
+        stamp = "2026-01-01 00:00:00"
+        out += [f"{i}\t{e}\t{n}\t{r}\tt\t{phc}\t{stamp}\t{stamp}" for i, e, n, r in _rows(users)]
+        out.append("\\.")
+        out.append("COPY tokens (token_hash, user_id, expires_at, created_at) FROM STDIN;")
+        out += [f"\\\\x{hashlib.sha256(token_for(i).encode()).hexdigest()}\t{i}\t{expires}\t{stamp}"
+                for i in range(1, users + 1)]
+    elif kind == "user-api":
+        out.append("COPY users (id, email, name, name_lower, role, is_active, password_hash, version, created_at,"
+                   " updated_at) FROM STDIN;")
+        out += [f"{i}\t{e}\t{n}\t{n.lower()}\t{r}\tt\t{phc}\t1\t{CREATED_AT}\t{CREATED_AT}" for i, e, n, r in _rows(users)]
+        out.append("\\.")
+        out.append("COPY tokens (hash, user_id, expires_at, created_at) FROM STDIN;")
+        out += [f"\\\\x{hashlib.sha256(token_for(i).encode()).hexdigest()}\t{i}\t{expires}\t{now}"
+                for i in range(1, users + 1)]
+    else:
+        raise ValueError(kind)
+    out.append("\\.")
+    out.append("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));")
+    out.append("COMMIT;")
+    out.append("ANALYZE;")
+    r = subprocess.run(["psql", url, "-X", "-q", "-o", "/dev/null"], input="\n".join(out) + "\n", text=True,
+                       capture_output=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"seeding {url}: psql exited {r.returncode}: {r.stderr[-1000:]}")

@@ -139,6 +139,26 @@ impl UserChanges {
             || self.is_active.is_some_and(|a| a != current.is_active)
             || self.role.is_some_and(|r| r != current.role)
     }
+
+    /// The row these changes make of `current` at `at`: each field set or
+    /// kept, the version one up. Known before the UPDATE runs, so a backend
+    /// can send the change's events with it; the UPDATE's own row is then
+    /// checked against it.
+    pub fn applied_to(&self, current: &User, at: i64) -> User {
+        User {
+            id: current.id,
+            email: self.email.clone().unwrap_or_else(|| current.email.clone()),
+            name: self
+                .name
+                .as_ref()
+                .map_or_else(|| current.name.clone(), |n| n.as_str().to_owned()),
+            role: self.role.unwrap_or(current.role),
+            is_active: self.is_active.unwrap_or(current.is_active),
+            created_at: current.created_at,
+            updated_at: at,
+            version: current.version + 1,
+        }
+    }
 }
 
 /// Which tokens of the user a change ends, and whose survives.

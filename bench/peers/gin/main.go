@@ -1,10 +1,12 @@
 // The seed's Gin User API, made runnable and complete enough for the
 // benchmark: the same endpoints, JSON and token scheme as user-api, on SQLite
-// in WAL mode with synchronous=FULL, argon2id m=19456 KiB, t=2, p=1.
+// in WAL mode with synchronous=FULL (-db FILE), or on PostgreSQL through
+// lib/pq (-pg URL: database/sql's default pool, every statement prepared),
+// argon2id m=19456 KiB, t=2, p=1.
 //
 // Built in GOPATH mode against Debian's packaged Gin 1.8, go-sqlite3 (which
-// links the system libsqlite3) and golang.org/x/crypto; see ../../README.md
-// for why each choice is what a Go engineer would ship.
+// links the system libsqlite3), lib/pq and golang.org/x/crypto; see
+// ../../README.md for why each choice is what a Go engineer would ship.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/lib/pq"
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"golang.org/x/crypto/argon2"
 )
@@ -66,8 +69,9 @@ func scanUser(row interface{ Scan(...any) error }, u *UserResponse) error {
 }
 
 type server struct {
+	postgres    bool    // lib/pq, else go-sqlite3
 	reads       *sql.DB // a pool of read connections
-	writes      *sql.DB // one connection: SQLite has one writer at a time
+	writes      *sql.DB // one connection on SQLite (one writer at a time); the same pool as reads on PostgreSQL
 	userByToken *sql.Stmt
 	userByID    *sql.Stmt
 	listUsers   *sql.Stmt
@@ -128,6 +132,69 @@ func newServer(path string) (*server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newPostgresServer opens one database/sql pool through lib/pq and
+// prepares the same statements as on SQLite, in PostgreSQL's placeholders.
+// With pool 0 the pool keeps database/sql's defaults, as most Go services
+// ship it: no limit on open connections and 2 kept idle, so under more
+// concurrent requests than that it opens and closes PostgreSQL connections
+// all the time. With pool N it keeps N open (SetMaxOpenConns and
+// SetMaxIdleConns N), as a tuned service does. The schema
+// (../schema-postgres.sql) is made by the harness before the peer starts.
+func newPostgresServer(url string, pool int) (*server, error) {
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		return nil, err
+	}
+	if pool > 0 {
+		db.SetMaxOpenConns(pool)
+		db.SetMaxIdleConns(pool)
+	}
+	if err := db.Ping(); err != nil {
+		return nil, err
+	}
+	s := &server{postgres: true, reads: db, writes: db, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	prepare := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.Prepare(q)
+		return st
+	}
+	s.userByToken = prepare("SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at " +
+		"FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.is_active")
+	s.userByID = prepare("SELECT " + userColumns + " FROM users WHERE id = $1")
+	s.listUsers = prepare("SELECT " + userColumns + " FROM users ORDER BY id LIMIT $1 OFFSET $2")
+	s.credentials = prepare("SELECT id, hashed_password, is_active FROM users WHERE email = $1")
+	s.insertUser = prepare("INSERT INTO users (email, name, role, is_active, hashed_password, created_at, updated_at) " +
+		"VALUES ($1, $2, 'user', TRUE, $3, $4, $5) RETURNING " + userColumns)
+	s.insertToken = prepare("INSERT INTO tokens (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// storedNow is now as the store keeps it: SQLAlchemy's SQLite DATETIME text
+// on SQLite, a TIMESTAMP (naive, UTC) on PostgreSQL.
+func (s *server) storedNow(t time.Time) any {
+	t = t.UTC().Truncate(time.Second)
+	if s.postgres {
+		return t
+	}
+	return t.Format(timeLayout)
+}
+
+// isUniqueViolation: the email was taken between the check and the insert.
+func isUniqueViolation(err error) bool {
+	var sqliteErr sqlite3.Error
+	if errors.As(err, &sqliteErr) && sqliteErr.ExtendedCode == sqlite3.ErrConstraintUnique {
+		return true
+	}
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
 }
 
 func schemaPath() string {
@@ -238,11 +305,10 @@ func (s *server) CreateUser(c *gin.Context) {
 		return
 	}
 	hashed := s.hashPassword(req.Password)
-	now := time.Now().UTC().Truncate(time.Second).Format(timeLayout)
+	now := s.storedNow(time.Now())
 	var u UserResponse
 	err := scanUser(s.insertUser.QueryRowContext(c, email, name, hashed, now, now), &u)
-	var sqliteErr sqlite3.Error
-	if errors.As(err, &sqliteErr) && sqliteErr.ExtendedCode == sqlite3.ErrConstraintUnique {
+	if isUniqueViolation(err) {
 		detail(c, http.StatusBadRequest, "Email already registered")
 		return
 	}
@@ -287,7 +353,7 @@ func (s *server) Login(c *gin.Context) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(token))
 	now := time.Now()
-	if _, err := s.insertToken.ExecContext(c, sum[:], id, now.Unix()+tokenTTL, now.UTC().Format(timeLayout)); err != nil {
+	if _, err := s.insertToken.ExecContext(c, sum[:], id, now.Unix()+tokenTTL, s.storedNow(now)); err != nil {
 		log.Printf("login: %v", err)
 		detail(c, http.StatusServiceUnavailable, "Database unavailable")
 		return
@@ -363,6 +429,8 @@ func (s *server) GetUser(c *gin.Context) {
 
 func main() {
 	dbPath := flag.String("db", "gin.db", "SQLite database file")
+	pgURL := flag.String("pg", "", "PostgreSQL URL (lib/pq); when set, -db is not used")
+	pgPool := flag.Int("pg-pool", 0, "PostgreSQL connections kept open (0: database/sql's defaults)")
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
 	version := flag.Bool("sqlite-version", false, "print the SQLite version this binary links and exit")
 	flag.Parse()
@@ -374,9 +442,15 @@ func main() {
 	if os.Getenv(gin.EnvGinMode) == "" {
 		gin.SetMode(gin.ReleaseMode)
 	}
-	s, err := newServer(*dbPath)
+	var s *server
+	var err error
+	if *pgURL != "" {
+		s, err = newPostgresServer(*pgURL, *pgPool)
+	} else {
+		s, err = newServer(*dbPath)
+	}
 	if err != nil {
-		log.Fatalf("cannot open %s: %v", *dbPath, err)
+		log.Fatalf("cannot open the database: %v", err)
 	}
 
 	// gin.Default() is Logger + Recovery; the logger skips /health, which

@@ -19,25 +19,38 @@ pub(super) const EVENTS_LOCK: i64 = 0x7573_6572_2d65_7674;
 
 const EVENT_COLUMNS: &str = "e.seq, e.id, e.type, e.user_id, e.data, e.created_at";
 
+/// The lock and every event of a change in one statement. The lock is
+/// taken before any number is handed out, as when it was a statement of
+/// its own: `nextval` is evaluated where the join's rows are projected, and
+/// no row exists before the materialized CTE (the lock) has been read. The
+/// events keep their order (`WITH ORDINALITY`).
+const INSERT_EVENTS: &str = "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+     INSERT INTO events (seq, id, type, user_id, data, created_at)
+     SELECT nextval('events_seq'), e.id, e.type, e.user_id, e.data, e.created_at
+     FROM lock, unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[])
+          WITH ORDINALITY AS e (id, type, user_id, data, created_at, n)
+     ORDER BY e.n";
+
 /// Writes the events of a change, inside its transaction, as its last
-/// statements before the commit.
+/// statement before the commit: one round trip however many events (it
+/// was one for the lock and one per event).
 pub(super) async fn insert_events(tx: &Tx<'_>, events: &[NewEvent]) -> Result<(), Error> {
     if events.is_empty() {
         return Ok(());
     }
-    run(tx, "SELECT pg_advisory_xact_lock($1)", &[&EVENTS_LOCK])
-        .await
-        .map_err(classify)?;
-    for e in events {
-        run(
-            tx,
-            "INSERT INTO events (seq, id, type, user_id, data, created_at)
-             VALUES (nextval('events_seq'), $1, $2, $3, $4, $5)",
-            &[&e.id, &e.kind.as_str(), &e.user_id, &e.data, &e.at_ms],
-        )
-        .await
-        .map_err(classify)?;
-    }
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let users: Vec<i64> = events.iter().map(|e| e.user_id).collect();
+    let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+    let at: Vec<i64> = events.iter().map(|e| e.at_ms).collect();
+    let inserted = run(
+        tx,
+        INSERT_EVENTS,
+        &[&EVENTS_LOCK, &ids, &kinds, &users, &data, &at],
+    )
+    .await
+    .map_err(classify)?;
+    debug_assert_eq!(inserted, events.len() as u64);
     Ok(())
 }
 

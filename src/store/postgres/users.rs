@@ -2,6 +2,8 @@
 //! transaction; across instances the rules that need other rows hold by
 //! row locks, an advisory lock and constraints, never by memory.
 
+use tokio_postgres::types::ToSql;
+
 use super::outbox::insert_events;
 use super::{
     classify, engine::timed, one, run, user_at, user_from_row, PostgresStore, Tx,
@@ -192,6 +194,14 @@ impl PostgresStore {
             {
                 return Err(Error::LastAdmin);
             }
+            // Everything the change writes after the row lock, sent at once
+            // (one round trip, pipelined on the transaction's connection in
+            // this order): the UPDATE, what it clears, and its events,
+            // rendered from the row the UPDATE will make.
+            let at = now();
+            let expected = changes.applied_to(&current, at);
+            let ends_tokens = revocation_after(&changes, revocation);
+            let events = update_events(&current, &expected, &changes, ends_tokens.is_some())?;
             let update = tx
                 .prepare_cached(&format!(
                     "UPDATE users SET
@@ -207,35 +217,39 @@ impl PostgresStore {
                 ))
                 .await
                 .map_err(classify)?;
-            let row = tx
-                .query_one(
-                    &update,
-                    &[
-                        &id.0,
-                        &changes.email.as_ref().map(Email::as_str),
-                        &changes.name.as_ref().map(|n| n.as_str()),
-                        &changes.name.as_ref().map(UserName::search_key),
-                        &changes.password_hash.as_ref().map(|h| h.0.as_str()),
-                        &changes.is_active,
-                        &changes.role.map(Role::as_str),
-                        &now(),
-                    ],
-                )
-                .await
-                .map_err(classify)?;
-            let updated = user_from_row(&row)?;
-            if changes.password_hash.is_some() {
-                let [before, after] = cleared_by_password_set(&current.email, &updated.email);
+            let email = changes.email.as_ref().map(Email::as_str);
+            let name = changes.name.as_ref().map(|n| n.as_str());
+            let name_lower = changes.name.as_ref().map(UserName::search_key);
+            let password_hash = changes.password_hash.as_ref().map(|h| h.0.as_str());
+            let role = changes.role.map(Role::as_str);
+            let params: [&(dyn ToSql + Sync); 8] = [
+                &id.0,
+                &email,
+                &name,
+                &name_lower,
+                &password_hash,
+                &changes.is_active,
+                &role,
+                &at,
+            ];
+            let write = tx.query_one(&update, &params);
+            let failures = async {
+                if changes.password_hash.is_none() {
+                    return Ok(());
+                }
+                let [before, after] = cleared_by_password_set(&current.email, &expected.email);
                 run(
                     &tx,
                     "DELETE FROM signin_failures WHERE key IN ($1, $2)",
                     &[&before, &after],
                 )
                 .await
-                .map_err(classify)?;
-            }
-            let ends_tokens = revocation_after(&changes, revocation);
-            if let Some(keep) = ends_tokens {
+                .map(drop)
+            };
+            let tokens = async {
+                let Some(keep) = ends_tokens else {
+                    return Ok(());
+                };
                 let keep = keep.map(|k| k.0.to_vec());
                 run(
                     &tx,
@@ -243,10 +257,24 @@ impl PostgresStore {
                     &[&id.0, &keep],
                 )
                 .await
-                .map_err(classify)?;
+                .map(drop)
+            };
+            let outbox = insert_events(&tx, &events);
+            let (row, failures, tokens, outbox) = tokio::join!(write, failures, tokens, outbox);
+            // The UPDATE's own error first (a taken email): the statements
+            // after it then fail only because it aborted the transaction.
+            let updated = user_from_row(&row.map_err(classify)?)?;
+            failures.map_err(classify)?;
+            tokens.map_err(classify)?;
+            outbox?;
+            if updated != expected {
+                // Cannot happen while the row is locked; never commit events
+                // that do not describe what was written.
+                return Err(Error::Internal(format!(
+                    "user {} was written as version {} where version {} was expected",
+                    id.0, updated.version, expected.version
+                )));
             }
-            let events = update_events(&current, &updated, &changes, ends_tokens.is_some())?;
-            insert_events(&tx, &events).await?;
             tx.commit().await.map_err(classify)?;
             written(&events);
             Ok(updated)
