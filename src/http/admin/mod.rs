@@ -68,7 +68,7 @@ async fn guard(
     next: Next,
 ) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        if let Err(refused) = session::same_origin(&state, &request) {
+        if let Some(refused) = session::same_origin(&state, &request) {
             return refused;
         }
     }

@@ -148,8 +148,8 @@ fn own_origin(state: &AppState, headers: &HeaderMap, via_proxy: bool) -> Option<
 /// and, when the browser sends `Sec-Fetch-Site`, `same-origin`. A request
 /// without `Origin` is refused too: every browser sends it on a POST, and
 /// the API (bearer tokens) is there for everything else. The cookie's
-/// `SameSite=Strict` is the second line.
-pub fn same_origin(state: &AppState, request: &Request) -> Result<(), Response> {
+/// `SameSite=Strict` is the second line. `Some`: the refusal (403).
+pub fn same_origin(state: &AppState, request: &Request) -> Option<Response> {
     let headers = request.headers();
     let via_proxy = peer_is_trusted(
         request.extensions().get::<ConnectInfo<SocketAddr>>(),
@@ -162,7 +162,7 @@ pub fn same_origin(state: &AppState, request: &Request) -> Result<(), Response> 
         .get("sec-fetch-site")
         .is_none_or(|site| site == "same-origin");
     if origin_ok && site_ok {
-        return Ok(());
+        return None;
     }
     metrics::counter!("console_origin_refused_total").increment(1);
     let refusal = Refusal {
@@ -172,7 +172,7 @@ pub fn same_origin(state: &AppState, request: &Request) -> Result<(), Response> 
             .into(),
         fields: Vec::new(),
     };
-    Err(refusal.page("Refused", None))
+    Some(refusal.page("Refused", None))
 }
 
 /// The `Set-Cookie` of a new session: the token for `/admin` only, out of

@@ -276,16 +276,19 @@ pub async fn create(
     }
 }
 
-/// The `{id}` of a console path; anything else is a page that says so.
-fn user_id(raw: &str, caller: &User) -> Result<UserId, Response> {
-    raw.parse::<UserId>().map_err(|_| {
-        Refusal {
-            status: StatusCode::NOT_FOUND,
-            message: "There is no such user.".into(),
-            fields: Vec::new(),
-        }
-        .page("User", Some(caller))
-    })
+/// The `{id}` of a console path, if it is one.
+fn user_id(raw: &str) -> Option<UserId> {
+    raw.parse::<UserId>().ok()
+}
+
+/// The page for a path whose `{id}` is no user id.
+fn no_such_user(caller: &User) -> Response {
+    Refusal {
+        status: StatusCode::NOT_FOUND,
+        message: "There is no such user.".into(),
+        fields: Vec::new(),
+    }
+    .page("User", Some(caller))
 }
 
 /// `GET /admin/users/{id}`.
@@ -295,9 +298,8 @@ pub async fn show(
     Path(raw): Path<String>,
     Query(query): Query<Done>,
 ) -> Response {
-    let id = match user_id(&raw, &caller.user) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Some(id) = user_id(&raw) else {
+        return no_such_user(&caller.user);
     };
     match state.accounts.get(&caller.user, id).await {
         Ok(user) => {
@@ -363,9 +365,8 @@ pub async fn edit(
     ClientAddr(client): ClientAddr,
     Form(form): Form<EditForm>,
 ) -> Response {
-    let id = match user_id(&raw, &caller.user) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Some(id) = user_id(&raw) else {
+        return no_such_user(&caller.user);
     };
     let stored = match state.accounts.get(&caller.user, id).await {
         Ok(user) => user,
@@ -428,9 +429,8 @@ pub async fn set_password(
     ClientAddr(client): ClientAddr,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let id = match user_id(&raw, &caller.user) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Some(id) = user_id(&raw) else {
+        return no_such_user(&caller.user);
     };
     let mut violations = Violations::default();
     let fields = UserPatchFields {
@@ -469,9 +469,8 @@ pub async fn end_sessions(
     Console(caller): Console,
     Path(raw): Path<String>,
 ) -> Response {
-    let id = match user_id(&raw, &caller.user) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Some(id) = user_id(&raw) else {
+        return no_such_user(&caller.user);
     };
     match state.accounts.sign_out_everywhere(&caller.user, id).await {
         Ok(()) => redirect_done(id, "sessions-ended"),
@@ -498,9 +497,8 @@ pub async fn confirm_delete(
     Console(caller): Console,
     Path(raw): Path<String>,
 ) -> Response {
-    let id = match user_id(&raw, &caller.user) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Some(id) = user_id(&raw) else {
+        return no_such_user(&caller.user);
     };
     match state.accounts.get(&caller.user, id).await {
         Ok(user) => pages::html(StatusCode::OK, views::confirm_delete(&caller.user, &user)),
@@ -516,9 +514,8 @@ pub async fn delete(
     Path(raw): Path<String>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    let id = match user_id(&raw, &caller.user) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Some(id) = user_id(&raw) else {
+        return no_such_user(&caller.user);
     };
     match state
         .accounts
