@@ -68,8 +68,14 @@ impl Refusal {
             (StatusCode::SERVICE_UNAVAILABLE, Some(secs)) => {
                 format!("{detail} (in about {secs} s).")
             }
+            // Every bad field in the summary too (a query's fields have no
+            // input to stand next to).
             (StatusCode::UNPROCESSABLE_ENTITY, _) if !fields.is_empty() => {
-                "Not saved: fix the fields marked below.".to_owned()
+                let each: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{} {}", f.field, f.message))
+                    .collect();
+                format!("Not done: {}.", each.join("; "))
             }
             _ => format!("Not done: {detail}."),
         };

@@ -239,3 +239,31 @@ async fn the_events_page_lists_the_newest_events_and_streams_with_the_cookie() {
         .starts_with("text/event-stream"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn bad_table_queries_and_ids_get_a_page_that_says_so_never_a_crash() {
+    let app = spawn_app().await;
+    let browser = Browser::admin(&app).await;
+    let long = format!("/admin/users?q={}", "x".repeat(300));
+
+    let too_long = browser.get(&long).await;
+    let before = browser.get("/admin/users?before_id=abc").await;
+    let role = browser.get("/admin/users?role=root").await;
+    let id = browser.get("/admin/users/abc").await;
+    let zero = browser.get("/admin/users/0/delete").await;
+    let missing = browser.get("/admin/users/999999").await;
+
+    for response in [too_long, before, role] {
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(response.text().await.unwrap().contains("Not done"));
+    }
+    for response in [id, zero, missing] {
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(response.text().await.unwrap().contains("role=\"alert\""));
+    }
+    app.stop().await;
+}
