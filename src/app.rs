@@ -172,6 +172,9 @@ impl App {
                 trusted_proxies: args.trusted_proxies.clone(),
                 max_in_flight: args.max_in_flight as usize,
                 request_timeout: args.request_timeout,
+                // Hook for `--public-url` (issue 16): the console's cookie
+                // and Origin check follow it once it exists.
+                public_url: None,
             }),
             draining: CancellationToken::new(),
             shutdown: CancellationToken::new(),

@@ -7,6 +7,7 @@
 //! `changes` holds PATCH and DELETE; reads, tokens and housekeeping are here.
 
 mod changes;
+mod console;
 mod sign_in;
 mod sign_up;
 mod transfer;

@@ -79,6 +79,12 @@ pub fn parse_bearer(header: Option<&[u8]>) -> Bearer {
     let Some(token) = parts.next() else {
         return Bearer::Malformed;
     };
+    parse_token(token)
+}
+
+/// A token as sent without its scheme (the admin console's session
+/// cookie holds one): the same checks as a bearer token's.
+pub fn parse_token(token: &str) -> Bearer {
     let token = token.trim();
     let is_b64_token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
     if token.is_empty() || token.len() > MAX_TOKEN_LEN || !token.chars().all(is_b64_token) {

@@ -39,6 +39,17 @@ pub fn may_list(caller: &User) -> Result<(), Denied> {
     }
 }
 
+/// The admin console (`/admin`) is for admins: anyone else who signs in
+/// there is refused after the password check, and a session whose user
+/// stopped being an admin ends.
+pub fn may_use_console(caller: &User) -> Result<(), Denied> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden("Only admins may use the console"))
+    }
+}
+
 /// `POST /users`: anyone while sign-up is open, admins only when closed;
 /// only admins may choose a role (from anyone else `role` is an unknown field,
 /// which the HTTP layer reports as 422 before asking here).

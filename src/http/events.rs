@@ -98,12 +98,9 @@ pub async fn list_events(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let mut query = FeedQuery::parse(query.as_deref().unwrap_or(""))?;
+    let query = FeedQuery::parse(query.as_deref().unwrap_or(""))?;
     if wants_stream(&headers) {
-        if let Some(resume) = last_event_id(&headers)? {
-            query.after = Some(resume);
-        }
-        return stream_events(state, &caller.user, query).await;
+        return stream(state, &caller.user, &headers, query).await;
     }
     let events = state
         .accounts
@@ -128,6 +125,21 @@ pub async fn list_events(
         }
     }
     Ok(response)
+}
+
+/// The Server-Sent Events stream of the feed from `query.after`, or after
+/// the request's `Last-Event-ID` (a reconnect). Also the admin console's
+/// live events view (`http/admin/events.rs`), authorized by its cookie.
+pub(super) async fn stream(
+    state: AppState,
+    caller: &crate::domain::User,
+    headers: &HeaderMap,
+    mut query: FeedQuery,
+) -> Result<Response, ApiError> {
+    if let Some(resume) = last_event_id(headers)? {
+        query.after = Some(resume);
+    }
+    stream_events(state, caller, query).await
 }
 
 fn wants_stream(headers: &HeaderMap) -> bool {

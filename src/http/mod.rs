@@ -2,6 +2,7 @@
 //! errors to responses. Handlers parse, ask `accounts` to act, and render;
 //! they never write SQL, hash, or compare roles.
 
+pub mod admin;
 pub mod bodies;
 pub mod connections;
 pub mod docs;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/token/revoke", post(token::revoke_token))
         .route("/ws/{client_id}", get(ws::echo))
         .merge(html::secure_headers(docs::router()))
+        .merge(html::secure_headers(admin::router(state.clone())))
         // `route_layer`, so `observe` sees the matched route; the fallback
         // gets its own copy (unmatched requests are logged too).
         .route_layer(middleware::from_fn(observe))
@@ -115,7 +117,8 @@ async fn not_found() -> ApiError {
 }
 
 /// Gives the framework's own error responses (405 with its `Allow`, a
-/// timeout's 503) the contract's problem+json body; ours already have one.
+/// timeout's 503) the contract's problem+json body; ours already have one,
+/// and the console's HTML error pages (`http/admin/`) are kept as they are.
 async fn as_problem(response: Response) -> Response {
     let status = response.status();
     let is_error = status.is_client_error() || status.is_server_error();
@@ -123,7 +126,11 @@ async fn as_problem(response: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with(problem::PROBLEM_JSON));
+        .is_some_and(|v| {
+            v.starts_with("application/json")
+                || v.starts_with(problem::PROBLEM_JSON)
+                || v.starts_with("text/html")
+        });
     if !is_error || is_json {
         return response;
     }

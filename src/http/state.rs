@@ -55,4 +55,10 @@ pub struct WebSettings {
     /// Requests handled at once; past it, 503 at once (`--max-in-flight`).
     pub max_in_flight: usize,
     pub request_timeout: std::time::Duration,
+    /// Where users reach the service (`--public-url`, added with the email
+    /// flows, issue 16). When set, the admin console's cookie is `Secure`
+    /// exactly when it is `https://`, and its `Origin` check expects this
+    /// origin. When not, both follow the request (a trusted proxy's
+    /// `X-Forwarded-Proto`/`-Host`, else the direct connection).
+    pub public_url: Option<String>,
 }

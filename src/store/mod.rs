@@ -57,7 +57,7 @@ use crate::auth::tokens::TokenHash;
 use crate::domain::policy::Revocation;
 use crate::domain::throttle::{ThrottleRules, Throttled, Verdict};
 use crate::domain::{Email, Role, User, UserId, UserName};
-use outbox::{EventPage, SinkProgress, SinkWork};
+use outbox::{EventPage, SinkProgress, SinkWork, StoredEvent};
 
 pub use migrations::LATEST_VERSION;
 pub use postgres::PostgresStore;
@@ -186,20 +186,82 @@ impl UserFilter {
 
 #[derive(Debug, Clone, Copy)]
 pub enum Page {
-    Offset { skip: u64, limit: u32 },
-    After { id: i64, limit: u32 },
+    Offset {
+        skip: u64,
+        limit: u32,
+    },
+    After {
+        id: i64,
+        limit: u32,
+    },
+    /// The `limit` matches just below `id` (the console's "previous page"):
+    /// keyset like `After`, so a deep page costs what the first does.
+    Before {
+        id: i64,
+        limit: u32,
+    },
+}
+
+/// A page as one statement shape reads it: `id > after AND id < before`,
+/// `OFFSET skip`, `LIMIT limit`, by id descending when `descending` (then
+/// `in_order` puts the rows back in ascending order).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageBounds {
+    pub after: i64,
+    pub before: i64,
+    pub skip: i64,
+    pub limit: i64,
+    pub descending: bool,
 }
 
 impl Page {
-    /// `(after_id, skip, limit)` for one statement shape that serves both
-    /// kinds of page (`after_id` 0 and `skip` 0 mean "from the start").
-    pub(crate) fn bounds(self) -> (i64, i64, i64) {
+    /// The bounds of this page (`after` 0, `before` `i64::MAX` and `skip`
+    /// 0 mean "from the start").
+    pub(crate) fn bounds(self) -> PageBounds {
+        let from_start = PageBounds {
+            after: 0,
+            before: i64::MAX,
+            skip: 0,
+            limit: 0,
+            descending: false,
+        };
         match self {
-            Page::Offset { skip, limit } => {
-                (0, i64::try_from(skip).unwrap_or(i64::MAX), limit.into())
-            }
-            Page::After { id, limit } => (id, 0, limit.into()),
+            Page::Offset { skip, limit } => PageBounds {
+                skip: i64::try_from(skip).unwrap_or(i64::MAX),
+                limit: limit.into(),
+                ..from_start
+            },
+            Page::After { id, limit } => PageBounds {
+                after: id,
+                limit: limit.into(),
+                ..from_start
+            },
+            Page::Before { id, limit } => PageBounds {
+                before: id,
+                limit: limit.into(),
+                descending: true,
+                ..from_start
+            },
         }
+    }
+}
+
+impl PageBounds {
+    /// `ORDER BY id` and this, in the page's statement.
+    pub(crate) fn direction(self) -> &'static str {
+        if self.descending {
+            "DESC"
+        } else {
+            "ASC"
+        }
+    }
+
+    /// The rows in ascending id order, however they were read.
+    pub(crate) fn in_order(self, mut users: Vec<User>) -> Vec<User> {
+        if self.descending {
+            users.reverse();
+        }
+        users
     }
 }
 
@@ -523,6 +585,14 @@ impl Store {
 
     pub async fn revoke_token(&self, hash: TokenHash) -> Result<(), Error> {
         on_backend!(self, s => s.revoke_token(hash).await)
+    }
+
+    /// The newest `limit` events, in `seq` order (the console's events page).
+    pub async fn latest_events(&self, limit: u32) -> Result<Vec<StoredEvent>, Error> {
+        match self {
+            Self::Sqlite(s) => s.latest_events(limit),
+            Self::Postgres(s) => s.latest_events(limit).await,
+        }
     }
 
     /// Up to `limit` events after `after`, in `seq` order (the feed).

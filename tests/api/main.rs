@@ -7,6 +7,7 @@ mod support;
 mod authorization;
 mod cli;
 mod concurrency;
+mod console;
 mod cors;
 mod docs;
 mod events;

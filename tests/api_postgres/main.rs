@@ -38,6 +38,8 @@ mod tls;
 mod authorization;
 #[path = "../api/concurrency/mod.rs"]
 mod concurrency;
+#[path = "../api/console/mod.rs"]
+mod console;
 #[path = "../api/events/mod.rs"]
 mod events;
 #[path = "../api/health.rs"]

@@ -66,6 +66,30 @@ fn event_at(row: &Row) -> Result<StoredEvent, tokio_postgres::Error> {
 }
 
 impl PostgresStore {
+    pub async fn latest_events(&self, limit: u32) -> Result<Vec<StoredEvent>, Error> {
+        timed(async {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events e ORDER BY e.seq DESC LIMIT $1"
+                ))
+                .await
+                .map_err(classify)?;
+            let rows = client
+                .query(&statement, &[&i64::from(limit)])
+                .await
+                .map_err(classify)?;
+            let mut events = rows
+                .iter()
+                .map(event_at)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(classify)?;
+            events.reverse();
+            Ok(events)
+        })
+        .await
+    }
+
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<EventPage, Error> {
         timed(async {
             let mut client = self.client().await?;

@@ -141,22 +141,32 @@ impl PostgresStore {
         const WHERE: &str =
             "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(name_lower, $1) > 0)
              AND ($2::boolean IS NULL OR is_active = $2) AND ($3::text IS NULL OR role = $3)";
-        let (after, skip, limit) = page.bounds();
+        let bounds = page.bounds();
         let role = filter.role.map(Role::as_str);
         timed(async {
             let client = self.client().await?;
             let stmt = client
                 .prepare_cached(&format!(
                     "SELECT total.n, page.* FROM (SELECT count(*) AS n FROM users WHERE {WHERE}) total
-                     LEFT JOIN LATERAL (SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > $4
-                         ORDER BY id LIMIT $5 OFFSET $6) page ON true"
+                     LEFT JOIN LATERAL (SELECT {USER_COLUMNS} FROM users WHERE {WHERE}
+                         AND id > $4 AND id < $7
+                         ORDER BY id {} LIMIT $5 OFFSET $6) page ON true",
+                    bounds.direction()
                 ))
                 .await
                 .map_err(classify)?;
             let rows = client
                 .query(
                     &stmt,
-                    &[&filter.q, &filter.is_active, &role, &after, &limit, &skip],
+                    &[
+                        &filter.q,
+                        &filter.is_active,
+                        &role,
+                        &bounds.after,
+                        &bounds.limit,
+                        &bounds.skip,
+                        &bounds.before,
+                    ],
                 )
                 .await
                 .map_err(classify)?;
@@ -170,7 +180,7 @@ impl PostgresStore {
                     users.push(user_at(row, 1)?);
                 }
             }
-            Ok((users, total as u64))
+            Ok((bounds.in_order(users), total as u64))
         })
         .await
     }

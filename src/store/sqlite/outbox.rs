@@ -63,6 +63,19 @@ impl SqliteStore {
         })
     }
 
+    pub fn latest_events(&self, limit: u32) -> Result<Vec<StoredEvent>, Error> {
+        self.read(|c| {
+            let mut events = c
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events e ORDER BY e.seq DESC LIMIT ?1"
+                ))?
+                .query_map(params![limit], event_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            events.reverse();
+            Ok(events)
+        })
+    }
+
     /// Gives each sink a cursor if it has none: a sink configured now
     /// starts after the newest event (the feed has the history).
     pub async fn open_sinks(&self, sinks: Vec<String>) -> Result<(), Error> {

@@ -106,7 +106,7 @@ impl SqliteStore {
         // prepared once; `instr` matches `q` literally (no LIKE wildcards).
         const WHERE: &str = "(?1 IS NULL OR instr(email, ?1) > 0 OR instr(name_lower, ?1) > 0)
              AND (?2 IS NULL OR is_active = ?2) AND (?3 IS NULL OR role = ?3)";
-        let (after, skip, limit) = page.bounds();
+        let bounds = page.bounds();
         let role = filter.role.map(Role::as_str);
         self.read(|c| {
             // Both statements in one read transaction: the count and the
@@ -114,14 +114,24 @@ impl SqliteStore {
             let tx = c.unchecked_transaction()?;
             let users = tx
                 .prepare_cached(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > ?4
-                         ORDER BY id LIMIT ?5 OFFSET ?6"
+                    "SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > ?4 AND id < ?7
+                         ORDER BY id {} LIMIT ?5 OFFSET ?6",
+                    bounds.direction()
                 ))?
                 .query_map(
-                    params![filter.q, filter.is_active, role, after, limit, skip],
+                    params![
+                        filter.q,
+                        filter.is_active,
+                        role,
+                        bounds.after,
+                        bounds.limit,
+                        bounds.skip,
+                        bounds.before
+                    ],
                     user_from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let users = bounds.in_order(users);
             // Unfiltered, a bare count(*): SQLite counts the entries of its
             // smallest index instead of decoding every row to evaluate the
             // filter (bench/results/latest.md: 3.4k req/s for the admin
