@@ -87,7 +87,7 @@ pub fn parse_bearer(header: Option<&[u8]>) -> Bearer {
     Bearer::Token(hash_token(token))
 }
 
-fn hash_token(token: &str) -> TokenHash {
+pub fn hash_token(token: &str) -> TokenHash {
     TokenHash(Sha256::digest(token.as_bytes()).into())
 }
 

@@ -14,6 +14,7 @@ mod faults;
 mod headers;
 mod health;
 mod limits;
+mod mail;
 mod metrics;
 mod openapi;
 mod signup;

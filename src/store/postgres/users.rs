@@ -2,14 +2,17 @@
 //! transaction; across instances the rules that need other rows hold by
 //! row locks, an advisory lock and constraints, never by memory.
 
+use super::mail::insert_mail;
 use super::outbox::insert_events;
 use super::{
     classify, engine::timed, one, run, user_at, user_from_row, PostgresStore, Tx,
     CREDENTIALS_BY_EMAIL, USER_BY_ID, USER_COLUMNS,
 };
+use crate::domain::event::NewEvent;
 use crate::domain::policy::removes_an_admin;
 use crate::domain::throttle::cleared_by_password_set;
 use crate::domain::{Email, Role, User, UserId, UserName};
+use crate::store::mail::{MailKind, MailRequest};
 use crate::store::outbox::{create_events, delete_events, sign_out_events, update_events, written};
 use crate::store::{
     now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
@@ -39,8 +42,8 @@ impl PostgresStore {
             let tx = client.transaction().await.map_err(classify)?;
             let insert = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO users (email, name, name_lower, role, password_hash, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {USER_COLUMNS}"
+                    "INSERT INTO users (email, name, name_lower, role, password_hash, created_at, updated_at, email_verified)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING {USER_COLUMNS}"
                 ))
                 .await
                 .map_err(classify)?;
@@ -54,6 +57,7 @@ impl PostgresStore {
                         &user.role.as_str(),
                         &user.password_hash.0,
                         &now(),
+                        &user.email_verified,
                     ],
                 )
                 .await
@@ -67,6 +71,11 @@ impl PostgresStore {
                 )
                 .await
                 .map_err(classify)?;
+            }
+            if user.mail_verification && !created.email_verified {
+                let request =
+                    MailRequest::new(MailKind::Verification, created.email.clone(), Some(created.id))?;
+                insert_mail(&tx, &[request]).await?;
             }
             let events = create_events(&created)?;
             insert_events(&tx, &events).await?;
@@ -122,7 +131,7 @@ impl PostgresStore {
                 .query_opt(&stmt, &[&email.as_str()])
                 .await
                 .map_err(classify)?
-                .map(|r| Ok((user_from_row(&r)?, r.try_get(8).map_err(classify)?)))
+                .map(|r| Ok((user_from_row(&r)?, r.try_get(9).map_err(classify)?)))
                 .transpose()
         })
         .await
@@ -187,66 +196,7 @@ impl PostgresStore {
             if !changes.changes_anything(&current) {
                 return Ok(current);
             }
-            if removes_an_admin(&current, changes.role, changes.is_active)
-                && other_active_admins(&tx, id).await? == 0
-            {
-                return Err(Error::LastAdmin);
-            }
-            let update = tx
-                .prepare_cached(&format!(
-                    "UPDATE users SET
-                        email = coalesce($2, email),
-                        name = coalesce($3, name),
-                        name_lower = coalesce($4, name_lower),
-                        password_hash = coalesce($5, password_hash),
-                        is_active = coalesce($6, is_active),
-                        role = coalesce($7, role),
-                        version = version + 1,
-                        updated_at = $8
-                     WHERE id = $1 RETURNING {USER_COLUMNS}"
-                ))
-                .await
-                .map_err(classify)?;
-            let row = tx
-                .query_one(
-                    &update,
-                    &[
-                        &id.0,
-                        &changes.email.as_ref().map(Email::as_str),
-                        &changes.name.as_ref().map(|n| n.as_str()),
-                        &changes.name.as_ref().map(UserName::search_key),
-                        &changes.password_hash.as_ref().map(|h| h.0.as_str()),
-                        &changes.is_active,
-                        &changes.role.map(Role::as_str),
-                        &now(),
-                    ],
-                )
-                .await
-                .map_err(classify)?;
-            let updated = user_from_row(&row)?;
-            if changes.password_hash.is_some() {
-                let [before, after] = cleared_by_password_set(&current.email, &updated.email);
-                run(
-                    &tx,
-                    "DELETE FROM signin_failures WHERE key IN ($1, $2)",
-                    &[&before, &after],
-                )
-                .await
-                .map_err(classify)?;
-            }
-            let ends_tokens = revocation_after(&changes, revocation);
-            if let Some(keep) = ends_tokens {
-                let keep = keep.map(|k| k.0.to_vec());
-                run(
-                    &tx,
-                    "DELETE FROM tokens WHERE user_id = $1 AND ($2::bytea IS NULL OR hash <> $2)",
-                    &[&id.0, &keep],
-                )
-                .await
-                .map_err(classify)?;
-            }
-            let events = update_events(&current, &updated, &changes, ends_tokens.is_some())?;
-            insert_events(&tx, &events).await?;
+            let (updated, events) = apply_changes(&tx, &current, &changes, revocation).await?;
             tx.commit().await.map_err(classify)?;
             written(&events);
             Ok(updated)
@@ -301,7 +251,7 @@ impl PostgresStore {
 }
 
 /// The user, locked until the transaction ends, checked against `If-Match`.
-async fn locked_user(
+pub(super) async fn locked_user(
     tx: &Tx<'_>,
     id: UserId,
     expected_version: Option<i64>,
@@ -337,4 +287,90 @@ async fn other_active_admins(tx: &Tx<'_>, id: UserId) -> Result<i64, Error> {
     .await
     .and_then(|r| r.try_get(0))
     .map_err(classify)
+}
+
+/// Applies a change to the user as locked (`FOR UPDATE`) in this
+/// transaction: the last-admin rule, the row, the sign-in wait a password
+/// set clears, the tokens it ends, the links an email change voids, its
+/// mails and its events. Shared by PATCH, a password reset and an email
+/// verification.
+pub(super) async fn apply_changes(
+    tx: &Tx<'_>,
+    current: &User,
+    changes: &UserChanges,
+    revocation: Option<TokenRevocation>,
+) -> Result<(User, Vec<NewEvent>), Error> {
+    let id = current.id;
+    if removes_an_admin(current, changes.role, changes.is_active)
+        && other_active_admins(tx, id).await? == 0
+    {
+        return Err(Error::LastAdmin);
+    }
+    let update = tx
+        .prepare_cached(&format!(
+            "UPDATE users SET
+                email = coalesce($2, email),
+                name = coalesce($3, name),
+                name_lower = coalesce($4, name_lower),
+                password_hash = coalesce($5, password_hash),
+                is_active = coalesce($6, is_active),
+                role = coalesce($7, role),
+                email_verified = coalesce($9, email_verified),
+                version = version + 1,
+                updated_at = $8
+             WHERE id = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .await
+        .map_err(classify)?;
+    let row = tx
+        .query_one(
+            &update,
+            &[
+                &id.0,
+                &changes.email.as_ref().map(Email::as_str),
+                &changes.name.as_ref().map(|n| n.as_str()),
+                &changes.name.as_ref().map(UserName::search_key),
+                &changes.password_hash.as_ref().map(|h| h.0.as_str()),
+                &changes.is_active,
+                &changes.role.map(Role::as_str),
+                &now(),
+                &changes.verified_after(current),
+            ],
+        )
+        .await
+        .map_err(classify)?;
+    let updated = user_from_row(&row)?;
+    // A password set (by an admin, by its owner who proved the old one, or
+    // by a reset link) ends any wait of the account, under both emails.
+    if changes.password_hash.is_some() {
+        let [before, after] = cleared_by_password_set(&current.email, &updated.email);
+        run(
+            tx,
+            "DELETE FROM signin_failures WHERE key IN ($1, $2)",
+            &[&before, &after],
+        )
+        .await
+        .map_err(classify)?;
+    }
+    if changes.changes_email(current) {
+        // Links mailed to the old address stop working.
+        run(tx, "DELETE FROM mail_tokens WHERE user_id = $1", &[&id.0])
+            .await
+            .map_err(classify)?;
+    }
+    insert_mail(tx, &changes.mail).await?;
+    let ends_tokens = revocation_after(changes, revocation);
+    if let Some(keep) = ends_tokens {
+        let keep = keep.map(|k| k.0.to_vec());
+        run(
+            tx,
+            "DELETE FROM tokens WHERE user_id = $1 AND ($2::bytea IS NULL OR hash <> $2)",
+            &[&id.0, &keep],
+        )
+        .await
+        .map_err(classify)?;
+    }
+    let events = update_events(current, &updated, changes, ends_tokens.is_some())?;
+    insert_events(tx, &events).await?;
+    Ok((updated, events))
 }

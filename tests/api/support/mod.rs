@@ -4,6 +4,7 @@
 //! requests and return responses; the assertions stay in the tests.
 
 pub mod database;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -109,6 +110,7 @@ impl TestApp {
             name: Some("Admin"),
             password: Some(password),
             role: None,
+            email_verified: None,
         };
         let new = NewUser::parse(fields, &self.accounts.password_policy, &mut violations)
             .unwrap_or_else(|| panic!("invalid test admin: {violations:?}"));
