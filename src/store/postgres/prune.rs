@@ -27,15 +27,15 @@ impl PostgresStore {
                     .map_err(classify)?;
                 // Expired links, sends older than the hourly cap's hour,
                 // mails that failed for good a week ago.
-                deleted += run(&tx, "DELETE FROM mail_tokens WHERE expires_at <= $1", &[&now])
+                deleted += run(&tx, "DELETE FROM mail_tokens WHERE expires_at <= $1::bigint", &[&now])
                     .await
                     .map_err(classify)?;
-                deleted += run(&tx, "DELETE FROM mail_sends WHERE sent_at <= $1 - 3600", &[&now])
+                deleted += run(&tx, "DELETE FROM mail_sends WHERE sent_at <= $1::bigint - 3600", &[&now])
                     .await
                     .map_err(classify)?;
                 deleted += run(
                     &tx,
-                    "DELETE FROM mail_outbox WHERE failed_at <= ($1 - 604800) * 1000",
+                    "DELETE FROM mail_outbox WHERE failed_at <= ($1::bigint - 604800) * 1000",
                     &[&now],
                 )
                 .await
