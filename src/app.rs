@@ -11,7 +11,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::{Accounts, EventSettings, SignupLimiter};
+use crate::accounts::{
+    Accounts, EventSettings, MailSettings, SignupLimiter, MAIL_REQUESTS_PER_MINUTE,
+};
 use crate::auth::hashing::Hasher;
 use crate::cli::{EventArgs, HashArgs, ServeArgs, StoreArgs};
 use crate::domain::throttle::ThrottleRules;
@@ -22,6 +24,7 @@ use crate::events::signature::WebhookSecret;
 use crate::events::webhook::WebhookSink;
 use crate::http::connections::{CappedListener, ConnectionLimits};
 use crate::http::{self, AppState, StateParts, WebSettings};
+use crate::mail::{MailSecret, Mailer, SmtpMailer};
 use crate::store::{OpenOptions, Store};
 
 /// Why the service could not start; printed as one line by `main`.
@@ -43,6 +46,8 @@ pub enum StartError {
     WeakHashing(String),
     #[error("{0}")]
     Events(String),
+    #[error("{0}")]
+    Mail(String),
 }
 
 pub struct App {
@@ -56,6 +61,8 @@ pub struct App {
     prune_interval: Duration,
     sinks: Vec<Arc<Sink>>,
     retry_schedule: RetrySchedule,
+    /// The mail sender's setup; `None` when mail is off.
+    mailer: Option<Mailer>,
 }
 
 /// Opens the store named by the flags (running migrations).
@@ -128,6 +135,12 @@ pub fn accounts(
             }),
             sinks: args.map(|a| sink_names(&a.events)).unwrap_or_default(),
         },
+        mail: args
+            .filter(|a| a.mail.smtp_url.is_some())
+            .map(|a| MailSettings {
+                require_verified: a.mail.require_verified_email,
+                limiter: SignupLimiter::per_minute(MAIL_REQUESTS_PER_MINUTE, shared),
+            }),
     })
 }
 
@@ -138,6 +151,10 @@ impl App {
         // database is touched.
         args.hashing.config().map_err(StartError::WeakHashing)?;
         let sinks = sinks(&args.events)?;
+        let mail = args
+            .mail
+            .check(&args.store.database_url)
+            .map_err(StartError::Mail)?;
         let listener =
             TcpListener::bind(args.listen)
                 .await
@@ -156,6 +173,10 @@ impl App {
         if metrics.is_some() {
             crate::metrics::handle();
         }
+        let mailer = match mail {
+            Some(config) => Some(mailer(config)?),
+            None => None,
+        };
         let store = open_store(&args.store).await?;
         store
             .open_sinks(sinks.iter().map(|s| s.name()).collect())
@@ -172,9 +193,13 @@ impl App {
                 trusted_proxies: args.trusted_proxies.clone(),
                 max_in_flight: args.max_in_flight as usize,
                 request_timeout: args.request_timeout,
-                // Hook for `--public-url` (issue 16): the console's cookie
-                // and Origin check follow it once it exists.
-                public_url: None,
+                // `--public-url` (checked at start with the mail flags):
+                // the console's cookie and Origin check follow it.
+                public_url: args
+                    .mail
+                    .public_url
+                    .as_deref()
+                    .and_then(|url| crate::mail::parse_public_url(url).ok()),
             }),
             draining: CancellationToken::new(),
             shutdown: CancellationToken::new(),
@@ -197,6 +222,7 @@ impl App {
             prune_interval: args.prune_interval,
             sinks,
             retry_schedule: args.events.webhook_retry_schedule.clone(),
+            mailer,
         })
     }
 
@@ -243,10 +269,20 @@ impl App {
         let relay = tokio::spawn(crate::events::relay::run(
             self.state.accounts.store.clone(),
             self.sinks,
-            self.retry_schedule,
+            self.retry_schedule.clone(),
             self.state.accounts.events.wake.clone(),
             token.clone(),
         ));
+        // Mail, as events: what was not recorded as sent goes again.
+        let mail = self.mailer.map(|mailer| {
+            tokio::spawn(crate::mail::sender::run(
+                self.state.accounts.store.clone(),
+                mailer,
+                self.retry_schedule.clone(),
+                self.state.accounts.events.wake.clone(),
+                token.clone(),
+            ))
+        });
         tokio::spawn(prune_every(
             self.prune_interval,
             self.state.accounts.clone(),
@@ -265,8 +301,26 @@ impl App {
         websockets.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), websockets.wait()).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
+        if let Some(mail) = mail {
+            let _ = tokio::time::timeout(Duration::from_secs(5), mail).await;
+        }
         Ok(())
     }
+}
+
+/// The mail sender's setup: the secret file read (or created), the SMTP
+/// client built. Nothing connects yet: an SMTP server that is down never
+/// stops the service from starting (mail waits in the outbox).
+fn mailer(config: crate::cli::MailConfig) -> Result<Mailer, StartError> {
+    let secret = MailSecret::load_or_create(&config.secret_file).map_err(StartError::Mail)?;
+    let smtp = SmtpMailer::new(&config.smtp, config.from).map_err(StartError::Mail)?;
+    Ok(Mailer {
+        smtp,
+        templates: config.templates,
+        secret,
+        public_url: config.public_url,
+        reset_ttl: config.reset_ttl,
+    })
 }
 
 /// Prunes what has expired, until `stop`. A failure is logged and tried

@@ -3,6 +3,7 @@
 //! scripts depend on; change them only with the contract.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -415,6 +416,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub events: EventArgs,
 
+    #[command(flatten)]
+    pub mail: MailArgs,
+
     /// On SIGTERM/SIGINT, how long `/health/ready` answers 503 while the
     /// service still accepts connections, so a load balancer stops sending
     /// new requests before the listener closes. `0s` closes at once.
@@ -584,5 +588,109 @@ mod tests {
         assert!(ServeArgs::from_flags(["--header-timeout", "soon"]).is_err());
         assert!(ServeArgs::from_flags(["--max-connections-per-address", "-1"]).is_err());
         assert!(ServeArgs::from_flags(["--trusted-proxies", "10.0.0.0/8,not-an-ip"]).is_err());
+    }
+}
+
+/// Mail for email verification and password reset (the contract's
+/// "Email"): off unless `--smtp-url` is set. Checked together at start
+/// (`MailArgs::check`), each refusal one line.
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// SMTP server: smtp://host:port (STARTTLS when the server offers it),
+    /// smtps://host:port (TLS from the start); user:password@ to
+    /// authenticate. Mail is off unless set. Read as given and checked at
+    /// start: a refusal never quotes the password.
+    #[arg(long, env = "USER_API_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<RawSecret>,
+
+    /// The sender of the mails, e.g. "User API <noreply@example.com>".
+    /// Needed with --smtp-url.
+    #[arg(long, env = "USER_API_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Where users reach the service, for the links in the mails: an
+    /// absolute http(s):// URL, e.g. https://id.example.com. Needed with
+    /// --smtp-url.
+    #[arg(long, env = "USER_API_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Lifetime of a password reset link, e.g. 30m.
+    #[arg(long, env = "USER_API_PASSWORD_RESET_TTL", default_value = "30m", value_parser = parse_ttl)]
+    pub password_reset_ttl: Duration,
+
+    /// Refuse sign-in (400 invalid_grant "Email not verified") to users
+    /// whose email is not verified. Needs --smtp-url.
+    #[arg(long, env = "USER_API_REQUIRE_VERIFIED_EMAIL")]
+    pub require_verified_email: bool,
+
+    /// A folder of mail templates replacing the built-in ones:
+    /// password_reset, verification and email_changed, each as .txt (first
+    /// line: the subject) and .html, with {{name}}, {{email}}, {{link}},
+    /// {{ttl}} ({{new_email}} for email_changed). Checked at start.
+    #[arg(long, env = "USER_API_MAIL_TEMPLATES")]
+    pub mail_templates: Option<PathBuf>,
+
+    /// The file holding the secret that mailed links are derived from (256
+    /// bits, created with mode 0600 on first start with mail on). Keep it
+    /// out of the database's backups; several instances on one PostgreSQL
+    /// database must share the same file. Default: `user-api.secret` beside
+    /// an SQLite database, else in the working directory.
+    #[arg(long, env = "USER_API_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// The mail configuration, read from `MailArgs`.
+pub struct MailConfig {
+    pub smtp: crate::mail::SmtpUrl,
+    pub from: lettre::message::Mailbox,
+    pub public_url: String,
+    pub reset_ttl: Duration,
+    pub require_verified: bool,
+    pub templates: crate::mail::Templates,
+    pub secret_file: PathBuf,
+}
+
+impl MailArgs {
+    /// `None` when mail is off; a one-line reason for anything it cannot
+    /// use. Touches no file but the templates folder.
+    pub fn check(&self, database: &DatabaseUrl) -> Result<Option<MailConfig>, String> {
+        let Some(RawSecret(raw)) = &self.smtp_url else {
+            if self.require_verified_email {
+                return Err("--require-verified-email needs mail: set --smtp-url".into());
+            }
+            if self.mail_from.is_some() || self.public_url.is_some() {
+                return Err("--mail-from and --public-url only work with --smtp-url".into());
+            }
+            return Ok(None);
+        };
+        let smtp = crate::mail::SmtpUrl::parse(raw).map_err(|e| format!("--smtp-url: {e}"))?;
+        let from = self
+            .mail_from
+            .as_deref()
+            .ok_or("--smtp-url needs --mail-from (the sender of the mails)")?;
+        let from = crate::mail::parse_mail_from(from).map_err(|e| format!("--mail-from: {e}"))?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or("--smtp-url needs --public-url (where the links in the mails point)")?;
+        let public_url =
+            crate::mail::parse_public_url(public_url).map_err(|e| format!("--public-url: {e}"))?;
+        let templates = match &self.mail_templates {
+            Some(dir) => crate::mail::Templates::from_dir(dir)?,
+            None => crate::mail::Templates::built_in(),
+        };
+        let secret_file = self.secret_file.clone().unwrap_or_else(|| match database {
+            DatabaseUrl::Sqlite(path) => path.with_file_name("user-api.secret"),
+            DatabaseUrl::Postgres(_) => PathBuf::from("user-api.secret"),
+        });
+        Ok(Some(MailConfig {
+            smtp,
+            from,
+            public_url,
+            reset_ttl: self.password_reset_ttl,
+            require_verified: self.require_verified_email,
+            templates,
+            secret_file,
+        }))
     }
 }

@@ -17,6 +17,8 @@ pub mod domain;
 pub mod events;
 /// Routes, middleware, wire types, error responses.
 pub mod http;
+/// Verification and reset mail: the sender, SMTP, templates, link secret.
+pub mod mail;
 /// Prometheus metrics on their own listener.
 pub mod metrics;
 /// Progress bars of the long commands.

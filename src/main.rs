@@ -175,6 +175,7 @@ async fn create_admin(args: AdminCreateArgs) -> Result<(), String> {
         name: Some(&args.name),
         password: Some(&password),
         role: None,
+        email_verified: None,
     };
     let new = NewUser::parse(fields, &policy, &mut violations);
     let new = match (new, violations.is_empty()) {

@@ -40,12 +40,21 @@ impl Accounts {
             None => None,
         };
         let sets_password = password_hash.is_some();
+        let mail = match (&self.mail, &patch.email) {
+            (Some(_), Some(new)) if *new != target.email => {
+                self.email_change_mail(&target, new, patch.email_verified)?
+            }
+            _ => Vec::new(),
+        };
         let changes = UserChanges {
             email: patch.email,
             name: patch.name,
             password_hash,
             is_active: patch.is_active,
             role: patch.role,
+            email_verified: patch.email_verified,
+            password_reset: false,
+            mail,
         };
         let revocation = duty.revoke_tokens.map(|scope| TokenRevocation {
             scope,
@@ -65,6 +74,7 @@ impl Accounts {
                 subject = id.0,
                 role = ?patch.role.map(Role::as_str),
                 is_active = ?patch.is_active,
+                email_verified = ?patch.email_verified,
                 password_set = sets_password,
                 "admin changed user"
             );

@@ -8,6 +8,7 @@
 
 mod changes;
 mod console;
+mod mail;
 mod sign_in;
 mod sign_up;
 mod transfer;
@@ -25,6 +26,7 @@ use crate::store::{self, Store};
 
 /// `GET /users` filters and pages, as the HTTP layer builds them.
 pub use crate::store::{Page, UserFilter};
+pub use mail::{MailSettings, MAIL_REQUESTS_PER_MINUTE};
 pub use sign_in::AccountGate;
 pub use sign_up::{Idempotency, SignUp, SignupLimiter, IDEMPOTENCY_TTL_SECS};
 
@@ -67,6 +69,17 @@ pub enum Error {
     /// Something that should not happen; the cause is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Mail is off: the mail calls are not served.
+    #[error("mail is not configured")]
+    MailOff,
+    /// A link's token that is unknown, used, replaced or expired.
+    #[error("invalid or expired link token")]
+    InvalidLink,
+    #[error("the email is verified already")]
+    AlreadyVerified,
+    /// `--require-verified-email` and a right password of an unverified user.
+    #[error("email not verified")]
+    EmailNotVerified,
     /// Events after the reader's position were already pruned.
     #[error("events after {after} were pruned")]
     EventsPruned { after: i64 },
@@ -133,6 +146,8 @@ pub struct Accounts {
     /// The outbox's side of the use cases: who to wake after a change, and
     /// how long events are kept.
     pub events: EventSettings,
+    /// Verification and reset mail; `None` when mail is off.
+    pub mail: Option<MailSettings>,
 }
 
 /// See `Accounts::wake_after_write`.

@@ -68,6 +68,7 @@ impl Accounts {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "invalid_credentials",
             Err(Error::Throttled { .. }) => "throttled",
+            Err(Error::EmailNotVerified) => "email_not_verified",
             Err(_) => "error",
         };
         // The account as parsed, or `-` when the username is no email: it
@@ -93,6 +94,7 @@ impl Accounts {
             })
             .await?;
         self.upgrade_hash(&user, password, stored).await;
+        self.check_verified(&user)?;
         let token = AccessToken::generate()?;
         let ttl = i64::try_from(self.token_ttl.as_secs()).unwrap_or(i64::MAX);
         let expires_at = store::now().saturating_add(ttl);

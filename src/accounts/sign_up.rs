@@ -58,11 +58,18 @@ impl SignupLimiter {
         })
     }
 
-    async fn check(&self, store: &store::Store, client: IpAddr) -> Result<(), Error> {
+    /// Takes one request of `client` (an IPv6 client by its /64); `scope`
+    /// keeps limits of different calls apart in the shared table.
+    pub(super) async fn check(
+        &self,
+        store: &store::Store,
+        client: IpAddr,
+        scope: &str,
+    ) -> Result<(), Error> {
         let wait = match self {
             Self::InProcess(limiter) => wait_in_process(limiter, client),
             Self::Shared { rate } => store
-                .take_signup(&AddressKey::of(client).to_string(), rate.get())
+                .take_signup(&format!("{scope}{}", AddressKey::of(client)), rate.get())
                 .await?
                 .map(Duration::from_millis),
         };
@@ -165,7 +172,7 @@ impl Accounts {
     async fn check_signup_rate(&self, caller: Option<&User>, client: IpAddr) -> Result<(), Error> {
         match &self.signup_limiter {
             Some(limiter) if !caller.is_some_and(User::is_admin) => {
-                limiter.check(&self.store, client).await
+                limiter.check(&self.store, client, "").await
             }
             _ => Ok(()),
         }
@@ -187,6 +194,8 @@ impl Accounts {
     /// `user-api admin create`: no caller, sign-up mode does not apply.
     pub async fn create_admin(&self, mut new: NewUser) -> Result<User, Error> {
         new.role = Role::Admin;
+        // The operator vouches for the address they typed.
+        new.email_verified = true;
         self.create(new, None).await
     }
 
@@ -201,6 +210,8 @@ impl Accounts {
                     name: new.name,
                     role: new.role,
                     password_hash,
+                    email_verified: new.email_verified,
+                    mail_verification: self.mail.is_some(),
                 },
                 reply,
             )

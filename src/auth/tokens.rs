@@ -93,7 +93,7 @@ pub fn parse_token(token: &str) -> Bearer {
     Bearer::Token(hash_token(token))
 }
 
-fn hash_token(token: &str) -> TokenHash {
+pub fn hash_token(token: &str) -> TokenHash {
     TokenHash(Sha256::digest(token.as_bytes()).into())
 }
 

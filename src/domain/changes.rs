@@ -12,6 +12,8 @@ pub struct NewUser {
     pub name: UserName,
     pub password: Password,
     pub role: Role,
+    /// Set by an admin; else a new account starts unverified.
+    pub email_verified: bool,
 }
 
 /// Raw values of a new user; `None` where the field was absent or not a
@@ -22,6 +24,7 @@ pub struct NewUserFields<'a> {
     pub name: Option<&'a str>,
     pub password: Option<&'a str>,
     pub role: Option<Role>,
+    pub email_verified: Option<bool>,
 }
 
 impl NewUser {
@@ -53,6 +56,7 @@ impl NewUser {
             name: name?,
             password: password?,
             role: fields.role.unwrap_or(Role::User),
+            email_verified: fields.email_verified.unwrap_or(false),
         })
     }
 }
@@ -66,6 +70,7 @@ pub struct UserPatch {
     pub current_password: Option<Password>,
     pub is_active: Option<bool>,
     pub role: Option<Role>,
+    pub email_verified: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +81,7 @@ pub struct UserPatchFields<'a> {
     pub current_password: Option<&'a str>,
     pub is_active: Option<bool>,
     pub role: Option<Role>,
+    pub email_verified: Option<bool>,
 }
 
 impl UserPatch {
@@ -99,6 +105,7 @@ impl UserPatch {
                 .and_then(|v| violations.check("current_password", Password::for_verification(v))),
             is_active: fields.is_active,
             role: fields.role,
+            email_verified: fields.email_verified,
         }
     }
 
@@ -121,7 +128,7 @@ impl UserPatch {
     /// True when the PATCH changes nothing (`current_password` alone is no change).
     pub fn is_empty(&self) -> bool {
         let f = self.fields();
-        !(f.email || f.name || f.password || f.is_active || f.role)
+        !(f.email || f.name || f.password || f.is_active || f.role || f.email_verified)
     }
 
     pub fn fields(&self) -> super::policy::PatchFields {
@@ -131,6 +138,7 @@ impl UserPatch {
             password: self.password.is_some(),
             is_active: self.is_active.is_some(),
             role: self.role.is_some(),
+            email_verified: self.email_verified.is_some(),
         }
     }
 }

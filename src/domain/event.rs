@@ -124,6 +124,9 @@ pub fn changed_fields(before: &User, after: &User, password_set: bool) -> Vec<&'
     if before.is_active != after.is_active {
         changed.push("is_active");
     }
+    if before.email_verified != after.email_verified {
+        changed.push("email_verified");
+    }
     if password_set {
         changed.push("password");
     }
@@ -198,9 +201,16 @@ pub fn deleted(before: &User, at_ms: i64) -> Made {
 /// Why a change ended the user's tokens, if it did: deactivation wins over
 /// a password set (both end every token but, for one's own password, the
 /// caller's).
-pub fn sign_out_reason(before: &User, after: &User, password_set: bool) -> Option<SignOutReason> {
+pub fn sign_out_reason(
+    before: &User,
+    after: &User,
+    password_set: bool,
+    by_reset: bool,
+) -> Option<SignOutReason> {
     if before.is_active && !after.is_active {
         Some(SignOutReason::Deactivated)
+    } else if password_set && by_reset {
+        Some(SignOutReason::PasswordReset)
     } else if password_set {
         Some(SignOutReason::PasswordChanged)
     } else {
@@ -220,6 +230,7 @@ mod tests {
             name: "Ada".into(),
             role: Role::User,
             is_active: true,
+            email_verified: false,
             created_at: 1,
             updated_at: 1,
             version: 3,
@@ -243,7 +254,7 @@ mod tests {
         let mut after = ada();
         after.is_active = false;
         after.version = 4;
-        let reason = sign_out_reason(&before, &after, false);
+        let reason = sign_out_reason(&before, &after, false, false);
         let events = updated(&before, &after, false, reason, 5).unwrap();
         let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EventType::UserUpdated, EventType::UserSignedOut]);

@@ -70,6 +70,7 @@ pub struct PatchFields {
     pub password: bool,
     pub is_active: bool,
     pub role: bool,
+    pub email_verified: bool,
 }
 
 /// What a permitted PATCH must also do.
@@ -97,6 +98,9 @@ pub fn may_patch(caller: &User, target: &User, fields: PatchFields) -> Result<Pa
         }
         if fields.is_active {
             return Err(Denied::Forbidden("Only admins may change is_active"));
+        }
+        if fields.email_verified {
+            return Err(Denied::Forbidden("Only admins may change email_verified"));
         }
     }
     let is_self = caller.id == target.id;
@@ -139,6 +143,7 @@ mod tests {
             name: "U".into(),
             role,
             is_active: true,
+            email_verified: false,
             created_at: 0,
             updated_at: 0,
             version: 1,

@@ -21,6 +21,8 @@ pub struct UserResource {
     pub name: String,
     pub role: Role,
     pub is_active: bool,
+    /// Whether the account proved it receives mail at `email`.
+    pub email_verified: bool,
     /// RFC 3339, UTC.
     #[schema(example = "2026-11-23T06:00:00Z", format = DateTime)]
     pub created_at: String,
@@ -42,6 +44,7 @@ impl From<&User> for UserResource {
             name: u.name.clone(),
             role: u.role,
             is_active: u.is_active,
+            email_verified: u.email_verified,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }

@@ -66,6 +66,9 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub is_active: bool,
+    /// The account proved it receives mail at `email` (a verification link
+    /// or a password reset), or an admin said so.
+    pub email_verified: bool,
     /// Unix seconds, UTC.
     pub created_at: i64,
     pub updated_at: i64,

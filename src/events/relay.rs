@@ -75,7 +75,7 @@ pub struct RetrySchedule(pub Vec<Duration>);
 
 impl RetrySchedule {
     /// The outcome of a failed attempt that was the `attempts`-th.
-    fn after_failure(&self, attempts: i64, error: String, now_ms: i64) -> Outcome {
+    pub(crate) fn after_failure(&self, attempts: i64, error: String, now_ms: i64) -> Outcome {
         match usize::try_from(attempts - 1)
             .ok()
             .and_then(|i| self.0.get(i))

@@ -18,10 +18,12 @@ pub fn sign_up_body(
     let email = body.required_string("email");
     let name = body.required_string("name");
     let password = body.required_string("password");
-    let role = if may_choose_role {
-        body.role("role")
+    // `role` and `email_verified` are admins' to send; from anyone else
+    // they are unknown fields (422).
+    let (role, email_verified) = if may_choose_role {
+        (body.role("role"), body.bool("email_verified"))
     } else {
-        None
+        (None, None)
     };
     let mut violations = body.finish();
     let fields = NewUserFields {
@@ -29,6 +31,7 @@ pub fn sign_up_body(
         name: name.as_deref(),
         password: password.as_deref(),
         role,
+        email_verified,
     };
     let new = NewUser::parse(fields, policy, &mut violations);
     violations.into_result()?;
@@ -45,6 +48,7 @@ pub fn patch_body(mut body: JsonObject, policy: &PasswordPolicy) -> Result<UserP
     let current_password = body.string("current_password");
     let is_active = body.bool("is_active");
     let role = body.role("role");
+    let email_verified = body.bool("email_verified");
     let mut violations = body.finish();
     let fields = UserPatchFields {
         email: email.as_deref(),
@@ -53,6 +57,7 @@ pub fn patch_body(mut body: JsonObject, policy: &PasswordPolicy) -> Result<UserP
         current_password: current_password.as_deref(),
         is_active,
         role,
+        email_verified,
     };
     let patch = UserPatch::parse(fields, policy, &mut violations);
     violations.into_result()?;

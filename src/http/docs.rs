@@ -12,7 +12,7 @@ use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{events, health, problem, token, users, ws};
+use super::{events, health, mail, problem, token, users, ws};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,8 @@ use super::{events, health, problem, token, users, ws};
         users::create_user, users::me, users::list_users, users::get_user, users::update_user, users::delete_user, users::end_user_tokens,
         token::issue_token, token::revoke_token,
         events::list_events,
+        mail::request_password_reset, mail::confirm_password_reset,
+        mail::request_email_verification, mail::confirm_email_verification,
         ws::echo,
     ),
     components(schemas(problem::Problem, problem::OAuthErrorOut, crate::domain::FieldError)),
@@ -31,6 +33,7 @@ use super::{events, health, problem, token, users, ws};
         (name = "auth", description = "Access tokens"),
         (name = "health", description = "Liveness and readiness"),
         (name = "events", description = "Every committed change to a user, in commit order"),
+        (name = "mail", description = "Email verification and password reset (off unless --smtp-url is set: then 501)"),
         (name = "websocket", description = "Echo socket"),
     )
 )]

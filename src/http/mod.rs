@@ -11,6 +11,8 @@ pub mod extract;
 mod health;
 pub mod html;
 pub mod list_query;
+mod mail;
+mod mail_pages;
 pub mod problem;
 pub mod serve;
 pub mod state;
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/{client_id}", get(ws::echo))
         .merge(html::secure_headers(docs::router()))
         .merge(html::secure_headers(admin::router(state.clone())))
+        .merge(html::secure_headers(mail::router()))
         // `route_layer`, so `observe` sees the matched route; the fallback
         // gets its own copy (unmatched requests are logged too).
         .route_layer(middleware::from_fn(observe))
@@ -118,7 +121,8 @@ async fn not_found() -> ApiError {
 
 /// Gives the framework's own error responses (405 with its `Allow`, a
 /// timeout's 503) the contract's problem+json body; ours already have one,
-/// and the console's HTML error pages (`http/admin/`) are kept as they are.
+/// and our HTML error pages (the console's, the email-link pages') are kept
+/// as they are.
 async fn as_problem(response: Response) -> Response {
     let status = response.status();
     let is_error = status.is_client_error() || status.is_server_error();
@@ -129,6 +133,7 @@ async fn as_problem(response: Response) -> Response {
         .is_some_and(|v| {
             v.starts_with("application/json")
                 || v.starts_with(problem::PROBLEM_JSON)
+                // The email-link pages answer a refused form with a page.
                 || v.starts_with("text/html")
         });
     if !is_error || is_json {

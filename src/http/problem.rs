@@ -29,6 +29,10 @@ pub enum ApiError {
     Gone(&'static str),
     EmailTaken,
     Conflict(&'static str),
+    /// 400 with a fixed detail (a link's token that does not work).
+    BadRequest(&'static str),
+    /// 501: a feature the service is not configured for.
+    NotImplemented(&'static str),
     PreconditionFailed,
     Unavailable {
         retry_after_secs: u64,
@@ -129,6 +133,8 @@ impl IntoResponse for ApiError {
             Gone(detail) => problem(StatusCode::GONE, detail, None),
             EmailTaken => problem(StatusCode::BAD_REQUEST, "Email already registered", None),
             Conflict(detail) => problem(StatusCode::CONFLICT, detail, None),
+            BadRequest(detail) => problem(StatusCode::BAD_REQUEST, detail, None),
+            NotImplemented(detail) => problem(StatusCode::NOT_IMPLEMENTED, detail, None),
             PreconditionFailed => problem(
                 StatusCode::PRECONDITION_FAILED,
                 "The user has changed since the ETag you sent; fetch it again",
@@ -223,6 +229,13 @@ impl From<accounts::Error> for ApiError {
                 error: "invalid_grant",
                 description: "Incorrect email or password".into(),
             },
+            EmailNotVerified => ApiError::OAuth {
+                error: "invalid_grant",
+                description: "Email not verified".into(),
+            },
+            MailOff => ApiError::NotImplemented("Mail is not configured"),
+            InvalidLink => ApiError::BadRequest("Invalid or expired token"),
+            AlreadyVerified => ApiError::Conflict("Email already verified"),
             WrongCurrentPassword => ApiError::Forbidden("current_password is missing or wrong"),
             NotFound => ApiError::NotFound("User not found"),
             EmailTaken => ApiError::EmailTaken,

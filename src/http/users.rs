@@ -22,7 +22,7 @@ use crate::domain::{Role, User};
 pub use crate::domain::resource::UserResource as UserOut;
 
 /// The user with its `ETag`.
-fn render(status: StatusCode, user: &User) -> Response {
+pub(super) fn render(status: StatusCode, user: &User) -> Response {
     let mut response = (status, Json(UserOut::from(user))).into_response();
     if let Ok(tag) = HeaderValue::from_str(&etag(user.version)) {
         response.headers_mut().insert(header::ETAG, tag);

@@ -70,6 +70,7 @@ const TABLES: &[Table] = &[
             ("version", Kind::Int),
             ("created_at", Kind::Int),
             ("updated_at", Kind::Int),
+            ("email_verified", Kind::Bool),
         ],
     },
     Table {
@@ -133,6 +134,44 @@ const TABLES: &[Table] = &[
             ("next_attempt_at", Kind::Int),
             ("failed_at", Kind::Int),
             ("last_error", Kind::Text),
+        ],
+    },
+    // The mail outbox without its `id`: the target numbers the rows itself
+    // (its identity sequence then stays ahead of them); the order of
+    // sending is the order of `created_at`.
+    Table {
+        name: "mail_outbox",
+        key: &["created_at", "nonce"],
+        columns: &[
+            ("created_at", Kind::Int),
+            ("kind", Kind::Text),
+            ("email", Kind::Text),
+            ("user_id", Kind::Int),
+            ("nonce", Kind::Blob),
+            ("prepared", Kind::Bool),
+            ("attempts", Kind::Int),
+            ("next_attempt_at", Kind::Int),
+            ("failed_at", Kind::Int),
+            ("last_error", Kind::Text),
+        ],
+    },
+    Table {
+        name: "mail_tokens",
+        key: &["user_id", "kind"],
+        columns: &[
+            ("user_id", Kind::Int),
+            ("kind", Kind::Text),
+            ("hash", Kind::Blob),
+            ("expires_at", Kind::Int),
+        ],
+    },
+    Table {
+        name: "mail_sends",
+        key: &["user_id", "kind", "sent_at"],
+        columns: &[
+            ("user_id", Kind::Int),
+            ("kind", Kind::Text),
+            ("sent_at", Kind::Int),
         ],
     },
 ];

@@ -28,6 +28,7 @@ pub(super) const SQLITE: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_signup_allowances.sql"),
     ),
+    (7, include_str!("../../migrations/sqlite/0007_mail.sql")),
 ];
 
 /// The same migrations in PostgreSQL's dialect: one file per dialect, the
@@ -51,6 +52,7 @@ pub(super) const POSTGRES: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_signup_allowances.sql"),
     ),
+    (7, include_str!("../../migrations/postgres/0007_mail.sql")),
 ];
 
 pub const LATEST_VERSION: i64 = SQLITE.len() as i64;

@@ -26,7 +26,7 @@
 /// `format!` per request; defined before the backends so both see it.
 macro_rules! user_columns {
     () => {
-        "id, email, name, role, is_active, created_at, updated_at, version"
+        "id, email, name, role, is_active, created_at, updated_at, version, email_verified"
     };
 }
 
@@ -43,6 +43,7 @@ macro_rules! on_backend {
 pub mod backup;
 mod canonical;
 pub mod copy;
+pub mod mail;
 mod migrations;
 pub mod outbox;
 mod postgres;
@@ -112,6 +113,10 @@ pub struct NewUserRow {
     pub name: UserName,
     pub role: Role,
     pub password_hash: PasswordHash,
+    pub email_verified: bool,
+    /// Queue a verification mail in the same transaction (mail is on and
+    /// the account starts unverified).
+    pub mail_verification: bool,
 }
 
 /// A PATCH after authorization; `None` leaves a field as it is.
@@ -122,9 +127,32 @@ pub struct UserChanges {
     pub password_hash: Option<PasswordHash>,
     pub is_active: Option<bool>,
     pub role: Option<Role>,
+    /// An admin's, or a reset's or verification's.
+    pub email_verified: Option<bool>,
+    /// The password is set by a reset link: `user.signed_out` says
+    /// `password_reset`.
+    pub password_reset: bool,
+    /// Mails queued in the same transaction (an email change's).
+    pub mail: Vec<mail::MailRequest>,
 }
 
 impl UserChanges {
+    /// `email_verified` after the change: as set, else false when the
+    /// email changes (the new address is unproven), else unchanged.
+    pub fn verified_after(&self, current: &User) -> Option<bool> {
+        self.email_verified.or_else(|| {
+            self.email
+                .as_ref()
+                .is_some_and(|e| *e != current.email)
+                .then_some(false)
+        })
+    }
+
+    /// Whether the email changes: its open links stop working.
+    pub fn changes_email(&self, current: &User) -> bool {
+        self.email.as_ref().is_some_and(|e| *e != current.email)
+    }
+
     /// Whether applying these to `current` changes anything: a PATCH that
     /// sets every field to the value it has writes nothing, keeps its
     /// version and emits no event. A password set always changes something
@@ -138,6 +166,9 @@ impl UserChanges {
                 .is_some_and(|n| n.as_str() != current.name)
             || self.is_active.is_some_and(|a| a != current.is_active)
             || self.role.is_some_and(|r| r != current.role)
+            || self
+                .email_verified
+                .is_some_and(|v| v != current.email_verified)
     }
 
     /// The row these changes make of `current` at `at`: each field set or
@@ -154,6 +185,9 @@ impl UserChanges {
                 .map_or_else(|| current.name.clone(), |n| n.as_str().to_owned()),
             role: self.role.unwrap_or(current.role),
             is_active: self.is_active.unwrap_or(current.is_active),
+            email_verified: self
+                .verified_after(current)
+                .unwrap_or(current.email_verified),
             created_at: current.created_at,
             updated_at: at,
             version: current.version + 1,
@@ -629,6 +663,61 @@ impl Store {
             Self::Sqlite(_) => Ok(Some(DelivererLease::Process)),
             Self::Postgres(s) => Ok(s.deliverer_lease().await?.map(DelivererLease::Postgres)),
         }
+    }
+
+    /// The mail sender's turn, as `deliverer_lease` (its own lock on
+    /// PostgreSQL: mail and events may go from different instances).
+    pub async fn mailer_lease(&self) -> Result<Option<DelivererLease>, Error> {
+        match self {
+            Self::Sqlite(_) => Ok(Some(DelivererLease::Process)),
+            Self::Postgres(s) => Ok(s.mailer_lease().await?.map(DelivererLease::Postgres)),
+        }
+    }
+
+    /// Writes mail requests in a transaction of their own.
+    pub async fn queue_mail(&self, mails: Vec<mail::MailRequest>) -> Result<(), Error> {
+        on_backend!(self, s => s.queue_mail(mails).await)
+    }
+
+    /// Up to `limit` queued mails due now, with the accounts they are about.
+    pub async fn mail_work(&self, limit: u32) -> Result<Vec<mail::QueuedMail>, Error> {
+        match self {
+            Self::Sqlite(s) => s.mail_work(now_ms(), limit),
+            Self::Postgres(s) => s.mail_work(now_ms(), limit).await,
+        }
+    }
+
+    /// Stores a link's hash (replacing the older link of its kind) and
+    /// counts the mail, before it is handed to the SMTP server.
+    pub async fn store_mail_token(&self, token: mail::NewMailToken) -> Result<(), Error> {
+        on_backend!(self, s => s.store_mail_token(token).await)
+    }
+
+    pub async fn finish_mail(&self, id: i64, outcome: mail::MailOutcome) -> Result<(), Error> {
+        on_backend!(self, s => s.finish_mail(id, outcome).await)
+    }
+
+    /// The active user whose unexpired, newest link of `kind` has this hash.
+    pub async fn mail_token_user(
+        &self,
+        kind: mail::MailKind,
+        hash: TokenHash,
+    ) -> Result<Option<User>, Error> {
+        match self {
+            Self::Sqlite(s) => s.mail_token_user(kind, hash.0),
+            Self::Postgres(s) => s.mail_token_user(kind, hash.0).await,
+        }
+    }
+
+    /// Uses a link up and applies it in one transaction (a reset with its
+    /// new password hash, or a verification); `None` when it is not valid.
+    pub async fn use_mail_token(
+        &self,
+        kind: mail::MailKind,
+        hash: TokenHash,
+        password_hash: Option<PasswordHash>,
+    ) -> Result<Option<User>, Error> {
+        on_backend!(self, s => s.use_mail_token(kind, hash.0, password_hash).await)
     }
 
     /// Parks every failed delivery again, due now; returns how many.

@@ -88,7 +88,7 @@ pub(crate) fn update_events(
 ) -> Result<Vec<NewEvent>, Error> {
     let password_set = changes.password_hash.is_some();
     let reason = ends_tokens
-        .then(|| event::sign_out_reason(before, after, password_set))
+        .then(|| event::sign_out_reason(before, after, password_set, changes.password_reset))
         .flatten();
     event::updated(before, after, password_set, reason, now_ms()).map_err(unrenderable)
 }

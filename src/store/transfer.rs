@@ -27,6 +27,7 @@ pub struct ImportRow {
     pub name: UserName,
     pub role: Role,
     pub is_active: bool,
+    pub email_verified: bool,
     /// `auth::imported::NO_PASSWORD` for a user without one.
     pub password_hash: PasswordHash,
     /// Unix seconds; `None`: the time of the import.
@@ -80,6 +81,7 @@ pub struct ExportRow {
     pub name: String,
     pub role: String,
     pub is_active: bool,
+    pub email_verified: bool,
     pub password_hash: String,
     pub created_at: i64,
     pub updated_at: i64,

@@ -20,6 +20,8 @@ pub struct Source {
     pub name: Option<String>,
     pub role: Option<Role>,
     pub is_active: bool,
+    /// What the source says of the address; false where it says nothing.
+    pub email_verified: bool,
     /// A stored-form hash (see `auth::imported`); `None`: no usable password.
     pub hash: Option<String>,
     pub created_at: Option<i64>,
@@ -92,6 +94,7 @@ pub fn auth0(v: &Value) -> Result<Source, String> {
             .map(str::to_owned)
             .or_else(|| joined(text(v, "given_name"), text(v, "family_name"))),
         is_active: !flag(v, "blocked").unwrap_or(false),
+        email_verified: flag(v, "email_verified").unwrap_or(false),
         hash,
         ..Source::default()
     })
@@ -145,6 +148,7 @@ pub fn firebase(v: &Value, project: Option<&FirebaseProject>) -> Result<Source, 
         email: email_of(v, "email")?,
         name: text(v, "displayName").map(str::to_owned),
         is_active: !flag(v, "disabled").unwrap_or(false),
+        email_verified: flag(v, "emailVerified").unwrap_or(false),
         hash,
         created_at,
         ..Source::default()
@@ -170,6 +174,7 @@ pub fn supabase(v: &Value) -> Result<Source, String> {
         email: email_of(v, "email")?,
         name,
         is_active: !set("banned_until") && !set("deleted_at"),
+        email_verified: set("email_confirmed_at"),
         hash: text(v, "encrypted_password").map(str::to_owned),
         ..Source::default()
     })
@@ -193,6 +198,7 @@ pub fn keycloak(v: &Value) -> Result<Source, String> {
         email: email_of(v, "email")?,
         name: joined(text(v, "firstName"), text(v, "lastName")),
         is_active: flag(v, "enabled").unwrap_or(true),
+        email_verified: flag(v, "emailVerified").unwrap_or(false),
         hash,
         created_at,
         ..Source::default()
@@ -305,6 +311,7 @@ pub fn user_api(v: &Value) -> Result<Source, String> {
         name: text(v, "name").map(str::to_owned),
         role,
         is_active: flag(v, "is_active").unwrap_or(true),
+        email_verified: flag(v, "email_verified").unwrap_or(false),
         hash: text(v, "password_hash")
             .filter(|h| *h != imported::NO_PASSWORD)
             .map(str::to_owned),

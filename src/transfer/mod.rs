@@ -366,6 +366,7 @@ impl Batcher {
             name,
             role: source.role.unwrap_or(Role::User),
             is_active: source.is_active,
+            email_verified: source.email_verified,
             password_hash: PasswordHash(password_hash),
             created_at: source.created_at,
             updated_at: source.updated_at,
@@ -424,7 +425,6 @@ pub async fn export(store: &Store, to: Option<&Path>) -> Result<String, String> 
 
 /// The line of one user: the resource's fields (no id: an import assigns
 /// its own) and the stored hash, `null` for a user without a password.
-/// `email_verified` is false: this version keeps no verification state.
 fn exported(user: &ExportRow) -> Value {
     use crate::domain::resource::rfc3339;
     let hash = (user.password_hash != imported::NO_PASSWORD).then_some(&user.password_hash);
@@ -433,7 +433,7 @@ fn exported(user: &ExportRow) -> Value {
         "name": user.name,
         "role": user.role,
         "is_active": user.is_active,
-        "email_verified": false,
+        "email_verified": user.email_verified,
         "created_at": rfc3339(user.created_at),
         "updated_at": rfc3339(user.updated_at),
         "password_hash": hash,

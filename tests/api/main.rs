@@ -15,6 +15,7 @@ mod faults;
 mod headers;
 mod health;
 mod limits;
+mod mail;
 mod metrics;
 mod openapi;
 mod signup;

@@ -46,6 +46,8 @@ mod events;
 mod health;
 #[path = "../api/limits/mod.rs"]
 mod limits;
+#[path = "../api/mail/mod.rs"]
+mod mail;
 #[path = "../api/metrics.rs"]
 mod metrics;
 #[path = "../api/signup/mod.rs"]

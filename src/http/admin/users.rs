@@ -232,6 +232,9 @@ pub async fn create(
         name: Some(&form.name),
         password: Some(&form.password),
         role,
+        // Not offered by the console's form (the contract's list of what it
+        // edits); a new account starts unverified, as through the API.
+        email_verified: None,
     };
     let new = NewUser::parse(fields, &state.accounts.password_policy, &mut violations);
     let result = match (new, violations.into_result()) {
@@ -336,6 +339,7 @@ fn patch_of(
         current_password,
         is_active,
         role,
+        email_verified: None,
     };
     let mut patch = UserPatch::parse(fields, policy, &mut violations);
     if !violations.is_empty() {

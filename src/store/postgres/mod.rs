@@ -19,6 +19,7 @@
 
 mod engine;
 mod idempotency;
+mod mail;
 mod outbox;
 mod prune;
 mod signin;
@@ -82,7 +83,8 @@ const CREDENTIALS_BY_EMAIL: &str = concat!(
     ", password_hash FROM users WHERE email = $1"
 );
 const USER_BY_TOKEN: &str =
-    "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version
+    "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version,
+            u.email_verified
      FROM tokens t JOIN users u ON u.id = t.user_id
      WHERE t.hash = $1 AND t.expires_at > $2 AND u.is_active";
 
@@ -98,6 +100,7 @@ fn user_at(row: &Row, at: usize) -> Result<User, Error> {
         created_at: row.try_get(at + 5).map_err(classify)?,
         updated_at: row.try_get(at + 6).map_err(classify)?,
         version: row.try_get(at + 7).map_err(classify)?,
+        email_verified: row.try_get(at + 8).map_err(classify)?,
     })
 }
 

@@ -371,6 +371,8 @@ impl PostgresStore {
 /// ("user-dlv"): a session-level advisory lock, so it ends with the
 /// connection, and a `kill -9` of the holder frees it at once.
 const DELIVERER_LOCK: i64 = 0x7573_6572_2d64_6c76;
+/// The mail sender's turn ("user-mlr"), held the same way.
+const MAILER_LOCK: i64 = 0x7573_6572_2d6d_6c72;
 
 /// This instance's turn to deliver, while its connection lives.
 pub struct DelivererLease {
@@ -401,10 +403,19 @@ impl Drop for DelivererLease {
 impl PostgresStore {
     /// The deliverer's lease if no other instance holds it.
     pub async fn deliverer_lease(&self) -> Result<Option<DelivererLease>, Error> {
+        self.lease(DELIVERER_LOCK).await
+    }
+
+    /// The mail sender's lease if no other instance holds it.
+    pub async fn mailer_lease(&self) -> Result<Option<DelivererLease>, Error> {
+        self.lease(MAILER_LOCK).await
+    }
+
+    async fn lease(&self, lock: i64) -> Result<Option<DelivererLease>, Error> {
         let (client, driver) = self.dedicated().await?;
         let got: bool = timed(async {
             client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&DELIVERER_LOCK])
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&lock])
                 .await
                 .and_then(|r| r.try_get(0))
                 .map_err(classify)

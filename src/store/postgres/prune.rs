@@ -25,6 +25,21 @@ impl PostgresStore {
                     )
                     .await
                     .map_err(classify)?;
+                // Expired links, sends older than the hourly cap's hour,
+                // mails that failed for good a week ago.
+                deleted += run(&tx, "DELETE FROM mail_tokens WHERE expires_at <= $1::bigint", &[&now])
+                    .await
+                    .map_err(classify)?;
+                deleted += run(&tx, "DELETE FROM mail_sends WHERE sent_at <= $1::bigint - 3600", &[&now])
+                    .await
+                    .map_err(classify)?;
+                deleted += run(
+                    &tx,
+                    "DELETE FROM mail_outbox WHERE failed_at <= ($1::bigint - 604800) * 1000",
+                    &[&now],
+                )
+                .await
+                .map_err(classify)?;
                 deleted += run(&tx,
                         "DELETE FROM idempotency_keys WHERE (client, key) IN
                          (SELECT client, key FROM idempotency_keys WHERE created_at <= $1 LIMIT $2)",

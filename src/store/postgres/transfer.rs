@@ -32,8 +32,8 @@ impl PostgresStore {
         let tx = client.transaction().await.map_err(classify)?;
         let insert_users = tx
             .prepare(&format!(
-                "INSERT INTO users (email, name, name_lower, role, is_active, password_hash, created_at, updated_at)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::int8[], $8::int8[])
+                "INSERT INTO users (email, name, name_lower, role, is_active, password_hash, created_at, updated_at, email_verified)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::int8[], $8::int8[], $9::bool[])
                  ON CONFLICT (email) DO NOTHING
                  RETURNING {USER_COLUMNS}"
             ))
@@ -67,6 +67,7 @@ impl PostgresStore {
                 .collect();
             let roles: Vec<&str> = batch.iter().map(|r| r.role.as_str()).collect();
             let active: Vec<bool> = batch.iter().map(|r| r.is_active).collect();
+            let verified: Vec<bool> = batch.iter().map(|r| r.email_verified).collect();
             let hashes: Vec<&str> = batch.iter().map(|r| r.password_hash.0.as_str()).collect();
             let created: Vec<i64> = batch.iter().map(|r| r.created_at.unwrap_or(at)).collect();
             let updated: Vec<i64> = batch
@@ -78,6 +79,7 @@ impl PostgresStore {
                     &insert_users,
                     &[
                         &emails, &names, &lowers, &roles, &active, &hashes, &created, &updated,
+                        &verified,
                     ],
                 )
                 .await
@@ -132,7 +134,7 @@ impl PostgresStore {
             .map_err(classify)?;
         let statement = tx
             .prepare(
-                "SELECT email, name, role, is_active, password_hash, created_at, updated_at
+                "SELECT email, name, role, is_active, password_hash, created_at, updated_at, email_verified
                  FROM users ORDER BY id",
             )
             .await
@@ -156,6 +158,7 @@ impl PostgresStore {
                     password_hash: row.try_get(4).map_err(classify)?,
                     created_at: row.try_get(5).map_err(classify)?,
                     updated_at: row.try_get(6).map_err(classify)?,
+                    email_verified: row.try_get(7).map_err(classify)?,
                 };
                 sink(user).map_err(Error::Internal)?;
                 count += 1;

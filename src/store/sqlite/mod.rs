@@ -12,6 +12,7 @@
 
 mod engine;
 mod idempotency;
+mod mail;
 mod outbox;
 mod prune;
 mod signin;
@@ -47,6 +48,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
         version: row.get(7)?,
+        email_verified: row.get(8)?,
     })
 }
 

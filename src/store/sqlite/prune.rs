@@ -30,6 +30,20 @@ impl SqliteStore {
                             params![now, BATCH],
                         )
                         .map_err(classify)?;
+                    // Expired links, sends older than the hourly cap's
+                    // hour, mails that failed for good a week ago.
+                    deleted += tx
+                        .execute("DELETE FROM mail_tokens WHERE expires_at <= ?1", [now])
+                        .map_err(classify)?;
+                    deleted += tx
+                        .execute("DELETE FROM mail_sends WHERE sent_at <= ?1 - 3600", [now])
+                        .map_err(classify)?;
+                    deleted += tx
+                        .execute(
+                            "DELETE FROM mail_outbox WHERE failed_at <= (?1 - 604800) * 1000",
+                            [now],
+                        )
+                        .map_err(classify)?;
                     deleted += tx
                         .execute(
                             "DELETE FROM idempotency_keys WHERE (client, key) IN

@@ -29,7 +29,8 @@ impl SqliteStore {
     pub fn user_by_token(&self, hash: TokenHash, now: i64) -> Result<Option<User>, Error> {
         self.read(|c| {
             c.prepare_cached(
-                "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version
+                "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at, u.version,
+                        u.email_verified
                  FROM tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.hash = ?1 AND t.expires_at > ?2 AND u.is_active = 1",
             )?

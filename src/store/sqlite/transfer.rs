@@ -34,8 +34,8 @@ impl SqliteStore {
                 };
                 let mut insert = tx
                     .prepare_cached(&format!(
-                        "INSERT INTO users (email, name, name_lower, role, is_active, password_hash, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                        "INSERT INTO users (email, name, name_lower, role, is_active, password_hash, created_at, updated_at, email_verified)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                          ON CONFLICT (email) DO NOTHING RETURNING {USER_COLUMNS}"
                     ))
                     .map_err(classify)?;
@@ -51,6 +51,7 @@ impl SqliteStore {
                                 row.password_hash.0,
                                 row.created_at.unwrap_or(at),
                                 row.updated_at.or(row.created_at).unwrap_or(at),
+                                row.email_verified,
                             ],
                             user_from_row,
                         )
@@ -93,7 +94,7 @@ impl SqliteStore {
         let count = self.read(|c| {
             let tx = c.unchecked_transaction()?;
             let mut stmt = tx.prepare(
-                "SELECT email, name, role, is_active, password_hash, created_at, updated_at
+                "SELECT email, name, role, is_active, password_hash, created_at, updated_at, email_verified
                  FROM users ORDER BY id",
             )?;
             let mut rows = stmt.query([])?;
@@ -107,6 +108,7 @@ impl SqliteStore {
                     password_hash: row.get(4)?,
                     created_at: row.get(5)?,
                     updated_at: row.get(6)?,
+                    email_verified: row.get(7)?,
                 };
                 if let Err(e) = sink(user) {
                     failed = Some(e);

@@ -69,6 +69,7 @@ async fn signup_body_has_the_user_fields_and_never_the_password_or_its_hash() {
         set(&[
             "created_at",
             "email",
+            "email_verified",
             "id",
             "is_active",
             "name",

@@ -7,6 +7,7 @@
 #[allow(dead_code)]
 pub mod browser;
 pub mod database;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,6 +113,7 @@ impl TestApp {
             name: Some("Admin"),
             password: Some(password),
             role: None,
+            email_verified: None,
         };
         let new = NewUser::parse(fields, &self.accounts.password_policy, &mut violations)
             .unwrap_or_else(|| panic!("invalid test admin: {violations:?}"));
