@@ -12,7 +12,7 @@ use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{events, health, mail, problem, token, users, ws};
+use super::{events, health, mail, mail_pages, problem, token, users, ws};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use super::{events, health, mail, problem, token, users, ws};
         events::list_events,
         mail::request_password_reset, mail::confirm_password_reset,
         mail::request_email_verification, mail::confirm_email_verification,
+        mail_pages::reset_page, mail_pages::verification_page,
         ws::echo,
     ),
     components(schemas(problem::Problem, problem::OAuthErrorOut, crate::domain::FieldError)),

@@ -140,10 +140,10 @@ fn email_of(mut body: JsonObject) -> Result<Email, ApiError> {
     responses(
         (status = 202, body = AcceptedOut, description = "Accepted, whatever the account"),
         (status = 200, content_type = "text/html", description = "The page's form was submitted: the result page"),
-        (status = 400, body = super::problem::Problem, content_type = "application/problem+json", description = "Malformed JSON; or (form) an invalid or expired link, as an HTML page"),
+        (status = 400, description = "Malformed JSON; or (form) an invalid, expired or incomplete link, as an HTML page", content((super::problem::Problem = "application/problem+json"), (String = "text/html"))),
         (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 415, body = super::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = super::problem::Problem, content_type = "application/problem+json", description = "Not a well-formed email, or unknown fields; (form) a password the rules refuse, as an HTML page"),
+        (status = 422, description = "Not a well-formed email, or unknown fields; (form) a password the rules refuse, as an HTML page", content((super::problem::Problem = "application/problem+json"), (String = "text/html"))),
         (status = 429, body = super::problem::Problem, content_type = "application/problem+json", description = "This client address asks too often (20 a minute)"),
         (status = 501, body = super::problem::Problem, content_type = "application/problem+json", description = "Mail is not configured"),
     ))]
@@ -206,7 +206,7 @@ pub async fn confirm_password_reset(
     responses(
         (status = 202, body = AcceptedOut, description = "Accepted, whatever the account"),
         (status = 200, content_type = "text/html", description = "The page's form was submitted: the result page"),
-        (status = 400, body = super::problem::Problem, content_type = "application/problem+json", description = "Malformed JSON; or (form) an invalid or expired link, as an HTML page"),
+        (status = 400, description = "Malformed JSON; or (form) an invalid, expired or incomplete link, as an HTML page", content((super::problem::Problem = "application/problem+json"), (String = "text/html"))),
         (status = 401, body = super::problem::Problem, content_type = "application/problem+json", description = "Neither a token nor a body; or an invalid token"),
         (status = 409, body = super::problem::Problem, content_type = "application/problem+json", description = "Signed in and already verified"),
         (status = 413, body = super::problem::Problem, content_type = "application/problem+json"),

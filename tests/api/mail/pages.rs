@@ -2,9 +2,13 @@
 //! headers, a form that posts form-encoded to the same path; opening a
 //! page uses nothing (a mail scanner follows links), submitting it does.
 
+use std::time::Duration;
+
+use fantoccini::Locator;
 use reqwest::StatusCode;
 
 use super::{spawn_mail_app, MailApp, NEW_PASSWORD};
+use crate::support::browser::Browser;
 use crate::support::smtp::{link, link_token, SmtpSink};
 
 async fn page(app: &MailApp, path_and_query: &str) -> reqwest::Response {
@@ -147,4 +151,97 @@ async fn a_page_without_a_token_or_with_a_hostile_one_is_harmless() {
     assert_eq!(submitted.status(), StatusCode::BAD_REQUEST);
     let empty = submit(&app, "/password-reset", &[]).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The text of the page's `<main>` once an element `css` is on it.
+async fn shown(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never showed: {e}"));
+    browser
+        .client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn in_a_browser_both_link_pages_work_offline_within_their_policy() {
+    let Some(browser) = Browser::take().await else {
+        return;
+    };
+    let sink = SmtpSink::start();
+    let app = spawn_mail_app(&sink, &[]).await;
+    let (_, bearer) = app.user_with_token("ada@example.com").await;
+
+    // The verification link: the page, its button, the result.
+    let mail = sink
+        .wait_for("ada@example.com", "Confirm your email address", 0)
+        .await;
+    let path = link(&mail).replace("https://id.example.com", "");
+    browser.client.goto(&app.url(&path)).await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let text = shown(&browser, "#done").await;
+    assert!(text.contains("ada@example.com is confirmed"), "{text}");
+    let me: serde_json::Value = app.get("/users/me", &bearer).await.json().await.unwrap();
+    assert_eq!(me["email_verified"], true);
+
+    // The reset link: a refused password shows why and keeps the form;
+    // a good one sets it.
+    app.request_reset("ada@example.com").await;
+    let mail = sink
+        .wait_for("ada@example.com", "Reset your password", 0)
+        .await;
+    let path = link(&mail).replace("https://id.example.com", "");
+    browser.client.goto(&app.url(&path)).await.unwrap();
+    for (password, expect) in [("short", "#problems"), (NEW_PASSWORD, "#done")] {
+        let field = browser
+            .client
+            .find(Locator::Css("#password"))
+            .await
+            .unwrap();
+        field.send_keys(password).await.unwrap();
+        browser
+            .client
+            .find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        shown(&browser, expect).await;
+    }
+    assert_eq!(
+        app.login("ada@example.com", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/users/me", &bearer).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the reset ended the old token"
+    );
+
+    let requests = browser.requests(&format!("http://{}", app.addr)).await;
+    let posts = requests
+        .own
+        .iter()
+        .filter(|url| url.ends_with("/password-reset") || url.ends_with("/email-verification"))
+        .count();
+    assert!(posts >= 3, "the forms were not posted: {requests:?}");
+    assert_eq!(requests.foreign, Vec::<String>::new());
+    assert_eq!(browser.policy_violations().await, Vec::<String>::new());
 }
