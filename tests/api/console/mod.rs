@@ -7,6 +7,7 @@
 //! set, the page's `Origin`) and return responses; the tests assert.
 
 mod actions;
+mod journeys;
 mod pages;
 mod session;
 
