@@ -89,7 +89,7 @@ fn reset_form(token: &str, problems: &[String]) -> String {
 /// The reset link's page: a form for the new password. Opening it uses
 /// nothing (mail scanners follow links); only its form's submit does.
 #[utoipa::path(get, path = "/password-reset", tag = "mail",
-    params(("token" = String, Query, description = "The token of the mailed link")),
+    params(("token" = String, Query, min_length = 1, description = "The token of the mailed link")),
     responses(
         (status = 200, content_type = "text/html", body = String, description = "The page: a form that posts the token and a new password, form-encoded, to the same path"),
         (status = 400, content_type = "text/html", body = String, description = "No token in the link: a page that says so"),
@@ -108,7 +108,7 @@ pub async fn reset_page(RawQuery(query): RawQuery) -> Response {
 /// The verification link's page: one button that confirms. Opening it
 /// uses nothing; only pressing the button does.
 #[utoipa::path(get, path = "/email-verification", tag = "mail",
-    params(("token" = String, Query, description = "The token of the mailed link")),
+    params(("token" = String, Query, min_length = 1, description = "The token of the mailed link")),
     responses(
         (status = 200, content_type = "text/html", body = String, description = "The page: a form that posts the token, form-encoded, to the same path"),
         (status = 400, content_type = "text/html", body = String, description = "No token in the link: a page that says so"),
