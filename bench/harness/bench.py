@@ -41,6 +41,9 @@ SCHEMA = PEERS / "schema.sql"
 
 USER_API = Path(os.environ["BENCH_USER_API"]) if "BENCH_USER_API" in os.environ else None
 HELLO = Path(os.environ["BENCH_HELLO"]) if "BENCH_HELLO" in os.environ else None
+# The ceiling of the authenticated read (bench/hello/src/bin/axum-ceiling.rs),
+# built beside the hello-world.
+CEILING = HELLO.with_name("axum-ceiling") if HELLO else None
 OHA = Path(os.environ.get("BENCH_OHA", BUILD / "tools" / "bin" / "oha"))
 GIN = BUILD / "bin" / "gin-peer"
 NETHTTP = BUILD / "bin" / "nethttp-peer"
@@ -75,6 +78,10 @@ class Service:
 SERVICES = [
     Service("user-api", "user-api", True),
     Service("axum-hello", None, False),
+    # The authenticated read's ceiling: axum + rusqlite on user-api's store,
+    # the token lookup and the user read inline, nothing else. Measured on
+    # `GET /users/{id}` only.
+    Service("axum-ceiling", "user-api", False),
     Service("gin", "peer", True),
     Service("net/http", None, False),
     Service("fastapi-raw", "peer", True),
@@ -120,6 +127,8 @@ def server_argv(svc: Service, port: int, db: Path | str | None, cpus: int, scena
         return argv, env, RUN
     if svc.name == "axum-hello":
         return [str(HELLO), "--listen", addr], env, RUN
+    if svc.name == "axum-ceiling":
+        return [str(CEILING), "--database", str(db), "--listen", addr], env, RUN
     if svc.name in ("gin", "gin-pool"):
         env.update(GIN_MODE="release", PEER_SCHEMA=str(SCHEMA))
         if pg:
@@ -597,6 +606,10 @@ class Harness:
                     continue
             elif s.name in ("user-api-before", "gin-pool"):
                 continue
+            if s.name == "axum-ceiling":
+                if scenario == "user_by_id" and self.set != "postgres":
+                    out.append(s)
+                continue
             if scenario in API_ONLY and not s.api:
                 continue
             out.append(s)
@@ -706,6 +719,32 @@ class Harness:
             for p in problems:
                 self.fail(f"smoke {svc.name}: {p}")
             print(f"  smoke {svc.name}: {'ok' if not problems else 'FAILED'}", flush=True)
+        for svc in self.services_for("user_by_id"):
+            if svc.name == "axum-ceiling":
+                self.smoke_ceiling(svc)
+
+    def smoke_ceiling(self, svc: Service) -> None:
+        """The ceiling answers the authenticated read byte for byte as
+        user-api does (the same resource), and refuses as it does."""
+        tok = seeding.token_for
+        srv = Server(self, svc, "smoke").start()
+        problems = []
+        try:
+            for path, token, want in (("/users/2", tok(2), 200), ("/users/3", tok(2), 404), ("/users/2", None, 401),
+                                      ("/users/5", tok(1), 200)):
+                st, _, body = http(srv.port, "GET", path, {"Authorization": f"Bearer {token}"} if token else {})
+                user = json.loads(body) if st == 200 else {}
+                if st != want or (want == 200 and (user.get("id") != int(path.rsplit("/", 1)[1])
+                                                   or user.get("created_at") != "2026-01-01T00:00:00Z"
+                                                   or "email_verified" not in user)):
+                    problems.append(f"GET {path} → {st} {body[:160]!r}, expected {want}")
+        except Exception as e:  # noqa: BLE001 — reported, not hidden
+            problems.append(f"{type(e).__name__}: {e}")
+        finally:
+            srv.stop(keep_log=bool(problems))
+        for p in problems:
+            self.fail(f"smoke {svc.name}: {p}")
+        print(f"  smoke {svc.name}: {'ok' if not problems else 'FAILED'}", flush=True)
 
     # -- versions and sizes --
 
@@ -727,6 +766,7 @@ class Harness:
         pyver = out([str(VENV / "bin" / "python"), "-c", "import sqlite3; print(sqlite3.sqlite_version)"])
         sqlite["fastapi-raw"] = sqlite["fastapi-orm"] = f"{pyver} (the Python interpreter's sqlite3 module)"
         sqlite["axum-hello"] = sqlite["net/http"] = "none (no database)"
+        sqlite["axum-ceiling"] = "bundled by rusqlite 0.37, as user-api's (bench/hello/Cargo.lock)"
 
         def du(*paths, skip=()):
             """Bytes of the files under `paths`, leaving out the top-level
@@ -1064,6 +1104,22 @@ class Harness:
         }
 
 
+def merge(old: dict, new: dict, sets: list) -> dict:
+    """The new run's sets over an earlier run's others: each set stays one
+    run's figures (every ratio is within a set), and `set_runs` says which."""
+    kept = [r for r in old["records"] if r["set"] not in sets]
+    runs = {x: {"started": old["started"], "plan": old["plan"]} for x in {r["set"] for r in kept}}
+    runs.update({k: v for k, v in old.get("set_runs", {}).items() if k not in sets})
+    runs.update(new["set_runs"])
+    merged = {**old, **{k: v for k, v in new.items() if k not in ("records", "sqlite", "sizes")}}
+    merged["records"] = kept + new["records"]
+    merged["set_runs"] = runs
+    for k in ("sqlite", "sizes", "postgres"):
+        if k in old or k in new:
+            merged[k] = {**old.get(k, {}), **new.get(k, {})}
+    return merged
+
+
 def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
     """What a run of this plan takes, from its durations (server start and
     stop included; FastAPI's ~1 s imports dominate those)."""
@@ -1114,6 +1170,9 @@ def main() -> int:
     ap.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     ap.add_argument("--services", help=f"comma-separated subset of {','.join(s.name for s in SERVICES)}")
     ap.add_argument("--out", help="results name under bench/results/ (default latest; quick: quick-latest)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other sets of the existing results (--out's), replacing only the sets run; "
+                         "the report names each set's run")
     ap.add_argument("--estimate", action="store_true", help="print how long this run would take, and exit")
     args = ap.parse_args()
 
@@ -1149,7 +1208,7 @@ def main() -> int:
     if args.estimate:
         return 0
     sqlite_sets = any(x in ("pinned", "unpinned") for x in plan.sets)
-    needed = (USER_API, HELLO, OHA, GIN, NETHTTP, VENV / "bin" / "uvicorn") if sqlite_sets else \
+    needed = (USER_API, HELLO, CEILING, OHA, GIN, NETHTTP, VENV / "bin" / "uvicorn") if sqlite_sets else \
         (USER_API, GIN, VENV / "bin" / "uvicorn")
     for tool in needed:
         if tool is None or not Path(tool).exists():
@@ -1178,6 +1237,9 @@ def main() -> int:
     name = args.out or ("quick-latest" if args.quick else "latest")
     out = BENCH / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
+    result["set_runs"] = {x: {"started": result["started"], "plan": result["plan"]} for x in plan.sets}
+    if args.merge and out.exists():
+        result = merge(json.loads(out.read_text()), result, plan.sets)
     out.write_text(json.dumps(result, indent=1))
     print(f"raw figures: {out.relative_to(ROOT)} ({result['elapsed_s'] / 60:.1f} min)", flush=True)
     try:

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ORDER = ["user-api", "user-api-before", "axum-hello", "gin", "gin-pool", "net/http", "fastapi-raw", "fastapi-orm"]
+ORDER = ["user-api", "user-api-before", "axum-hello", "axum-ceiling", "gin", "gin-pool", "net/http", "fastapi-raw", "fastapi-orm"]
 TITLES = {
     "health": "GET /health",
     "user_by_id": "GET /users/{id} with a bearer token",
@@ -156,6 +156,12 @@ def targets(agg):
         r = ratio(u["rps"], fa[1]["rps"])
         add("`/health` ≥ 20× FastAPI (the faster variant)", fmt_ratio(r), r >= 20,
             f"vs {fa[0]}: {fmt_rps(fa[1]['rps'])} req/s")
+    u, ceiling = g("user_by_id", "user-api"), g("user_by_id", "axum-ceiling")
+    if u and ceiling:
+        r = ratio(u["rps"], ceiling["rps"])
+        add("`GET /users/{id}` ≥ 85% of the axum + rusqlite ceiling", f"{r:.0%}", r >= 0.85,
+            f"{fmt_rps(u['rps'])} vs {fmt_rps(ceiling['rps'])} req/s; per server CPU-s "
+            f"{fmt_ratio(ratio(per_cpu(u), per_cpu(ceiling)))}{saturation_note(u, ceiling)}")
     u, gin = g("user_by_id", "user-api"), g("user_by_id", "gin")
     if u and gin:
         r = ratio(u["rps"], gin["rps"])
@@ -399,7 +405,7 @@ def chart(agg, path: Path, title: str) -> None:
             a = agg.get((S, sc, peer))
             if not a or not a.get("rps"):
                 continue
-            tgt = {("health", "axum-hello"): 0.95, ("health", "gin"): 2, ("user_by_id", "gin"): 3.4}.get((sc, peer))
+            tgt = {("health", "axum-hello"): 0.95, ("user_by_id", "axum-ceiling"): 0.85, ("health", "gin"): 2, ("user_by_id", "gin"): 3.4}.get((sc, peer))
             if peer.startswith("fastapi") and sc in ("health", "user_by_id"):
                 best = fastest_fastapi(agg, S, sc)
                 if best and best[0] == peer:
@@ -467,7 +473,19 @@ def render(raw: dict, name: str, results: Path) -> str:
     agg = aggregate(raw["records"])
     plan, m = raw["plan"], raw["machine"]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(raw["started"]))
-    out = [f"# user-api benchmark — {plan['mode']} run, {when}", ""]
+    runs = raw.get("set_runs") or {}
+    if len({r["started"] for r in runs.values()}) > 1:
+        # `bench/run --merge`: each set is one run's figures, named here.
+        out = ["# user-api benchmark — sets from more than one run", ""]
+        for set_name, r in sorted(runs.items(), key=lambda kv: kv[1]["started"]):
+            rp = r["plan"]
+            out.append(f"- **{set_name}** set: {rp['mode']} run of "
+                       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(r['started']))}, {rp['users']:,} users, "
+                       f"{rp['rounds']} round(s) of {rp['warmup']:g} + {rp['duration']:g} s")
+        out += ["", "Ratios are only ever taken within one set, so within one run. The paragraph below is the "
+                "latest run's plan.", ""]
+    else:
+        out = [f"# user-api benchmark — {plan['mode']} run, {when}", ""]
     if plan["mode"] == "quick":
         out += ["> A **quick** run (small seed, seconds per measurement, one round): it shows the harness works.",
                 "> Its figures are noisy; compare services only within it, and use a full run for claims.", ""]
