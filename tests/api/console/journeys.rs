@@ -14,7 +14,7 @@ use crate::support::browser::Browser as Chromium;
 use crate::support::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// Waits for `css` on the page and returns the body's text.
-async fn shown(client: &Client, css: &str) -> String {
+pub(super) async fn shown(client: &Client, css: &str) -> String {
     let found = client
         .wait()
         .at_most(Duration::from_secs(20))
@@ -34,13 +34,13 @@ async fn shown(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn fill(client: &Client, css: &str, value: &str) {
+pub(super) async fn fill(client: &Client, css: &str, value: &str) {
     let field = client.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
 
-async fn press(client: &Client, css: &str) {
+pub(super) async fn press(client: &Client, css: &str) {
     client
         .find(Locator::Css(css))
         .await
@@ -51,7 +51,7 @@ async fn press(client: &Client, css: &str) {
 }
 
 /// Signs the admin in through the sign-in page; lands on the users table.
-async fn sign_in(chromium: &Chromium, app: &TestApp) {
+pub(super) async fn sign_in(chromium: &Chromium, app: &TestApp) {
     app.admin_token().await;
     let client = &chromium.client;
     client.goto(&app.url("/admin")).await.unwrap();
@@ -170,6 +170,45 @@ async fn ending_all_sessions_in_the_browser_makes_the_users_bearer_token_401() {
     press(client, "#sessions button[type=submit]").await;
     shown(client, "p.notice.done").await;
 
+    assert_eq!(
+        app.get("/users/me", &bearer).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    stayed_home(&chromium, &app).await;
+}
+
+#[tokio::test]
+async fn deleting_in_the_browser_asks_first_then_the_api_no_longer_has_the_user() {
+    let Some(chromium) = Chromium::take().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let (id, bearer) = app.user_with_token("grace@example.com").await;
+    let client = &chromium.client;
+    sign_in(&chromium, &app).await;
+    client
+        .goto(&app.url(&format!("/admin/users/{id}")))
+        .await
+        .unwrap();
+    shown(client, "#delete").await;
+
+    press(client, "#delete a.danger").await;
+    let confirm = shown(client, "form[action$='/delete'] button.danger").await;
+    assert!(confirm.contains("cannot be undone"), "{confirm}");
+    // Asking deletes nothing: cancelling leaves the account as it was.
+    assert_eq!(api_user(&app, id).await.0, StatusCode::OK);
+    press(client, "form[action$='/delete'] a").await;
+    shown(client, "#delete").await;
+    assert_eq!(api_user(&app, id).await.0, StatusCode::OK);
+
+    press(client, "#delete a.danger").await;
+    shown(client, "form[action$='/delete'] button.danger").await;
+    press(client, "form[action$='/delete'] button.danger").await;
+    let table = shown(client, "p.notice.done").await;
+
+    assert!(table.contains("User deleted."), "{table}");
+    assert!(!table.contains("grace@example.com"), "{table}");
+    assert_eq!(api_user(&app, id).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         app.get("/users/me", &bearer).await.status(),
         StatusCode::UNAUTHORIZED

@@ -9,6 +9,7 @@
 mod actions;
 mod journeys;
 mod pages;
+mod screenshots;
 mod session;
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};

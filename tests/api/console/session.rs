@@ -303,3 +303,29 @@ async fn a_state_changing_request_without_the_console_origin_is_403_and_changes_
     assert_eq!(super::api_user(&app, id).await.0, StatusCode::OK);
     app.stop().await;
 }
+
+/// Under the contract's `Referrer-Policy: no-referrer` a browser sends
+/// `Origin: null` on the page's own form posts; with `Sec-Fetch-Site:
+/// same-origin` (which a page cannot forge) that is the console itself.
+#[tokio::test]
+async fn origin_null_from_the_console_itself_is_accepted_and_acts() {
+    let app = spawn_app().await;
+    let browser = Browser::admin(&app).await;
+    let id = super::user_named(&app, "ada@example.com", "Ada").await;
+
+    let response = browser
+        .client
+        .post(app.url(&format!("/admin/users/{id}/delete")))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("version", "1")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/admin/users?done=deleted");
+    assert_eq!(super::api_user(&app, id).await.0, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
