@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => {
-                telemetry::init(args.log_format);
+                let _log_writer = telemetry::init_buffered(args.log_format);
                 let app = App::build(*args).await.map_err(|e| e.to_string())?;
                 let shutdown = app::shutdown_signal()
                     .map_err(|e| format!("cannot install signal handlers: {e}"))?;

@@ -15,9 +15,16 @@ const BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether the recorder is installed (`--metrics-addr`): without it every
+/// metric is a no-op, which the per-request series skip outright.
+pub fn installed() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// Installs the recorder on first use and returns its handle.
 pub fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("seconds".into()), BUCKETS)

@@ -3,8 +3,10 @@
 //! `user_api::audit` target. Secrets have redacting `Debug` impls and are
 //! never fields of an event.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written: `text` for people, `json` for collectors.
@@ -24,6 +26,29 @@ const QUIET: &[&str] = &["tokio_postgres=info", "postgres_protocol=info"];
 /// given to events as a `&str` field, never with `%`: the text format then
 /// quotes and escapes it, so no value can forge a field or a line.
 pub fn init(format: LogFormat) {
+    install(format, std::io::stderr);
+}
+
+/// As `init`, for `serve`: lines are handed to a logging thread that writes
+/// whatever has queued up in one `write` (a `BufWriter` flushed each time
+/// the queue empties), instead of one `write` per request line on the
+/// request's own thread (issue 14: that syscall was the one the ceiling
+/// peer does not make). Nothing is dropped: a full queue (128k lines) makes
+/// callers wait. The guard flushes at exit; lines still queued when the
+/// process is killed are lost, as with any buffered logger.
+pub fn init_buffered(format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(BufWriter::new(std::io::stderr()));
+    install(format, writer);
+    guard
+}
+
+fn install<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = QUIET.iter().fold(
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         |filter, directive| match directive.parse() {
@@ -33,7 +58,7 @@ pub fn init(format: LogFormat) {
     );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),

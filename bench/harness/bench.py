@@ -716,16 +716,15 @@ class Harness:
                 problems.append(f"{type(e).__name__}: {e}")
             finally:
                 srv.stop(keep_log=bool(problems))
-            for p in problems:
-                self.fail(f"smoke {svc.name}: {p}")
-            print(f"  smoke {svc.name}: {'ok' if not problems else 'FAILED'}", flush=True)
+            self.smoke_verdict(svc, problems)
         for svc in self.services_for("user_by_id"):
             if svc.name == "axum-ceiling":
                 self.smoke_ceiling(svc)
 
     def smoke_ceiling(self, svc: Service) -> None:
-        """The ceiling answers the authenticated read byte for byte as
-        user-api does (the same resource), and refuses as it does."""
+        """The ceiling answers the authenticated read as user-api does (the
+        same user, the resource's fields and time format) and refuses as it
+        does (401 without a token, 404 for another's id)."""
         tok = seeding.token_for
         srv = Server(self, svc, "smoke").start()
         problems = []
@@ -742,6 +741,9 @@ class Harness:
             problems.append(f"{type(e).__name__}: {e}")
         finally:
             srv.stop(keep_log=bool(problems))
+        self.smoke_verdict(svc, problems)
+
+    def smoke_verdict(self, svc: Service, problems: list) -> None:
         for p in problems:
             self.fail(f"smoke {svc.name}: {p}")
         print(f"  smoke {svc.name}: {'ok' if not problems else 'FAILED'}", flush=True)

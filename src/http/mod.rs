@@ -2,6 +2,7 @@
 //! errors to responses. Handlers parse, ask `accounts` to act, and render;
 //! they never write SQL, hash, or compare roles.
 
+#[cfg(feature = "console")]
 pub mod admin;
 pub mod bodies;
 pub mod connections;
@@ -14,6 +15,7 @@ pub mod list_query;
 mod mail;
 mod mail_pages;
 pub mod problem;
+mod request_metrics;
 pub mod serve;
 pub mod state;
 pub mod token;
@@ -76,8 +78,12 @@ pub fn router(state: AppState) -> Router {
         .route("/token/revoke", post(token::revoke_token))
         .route("/ws/{client_id}", get(ws::echo))
         .merge(html::secure_headers(docs::router()))
-        .merge(html::secure_headers(admin::router(state.clone())))
-        .merge(html::secure_headers(mail::router()))
+        .merge(html::secure_headers(mail::router()));
+    // The console is a default feature: `--no-default-features` builds the
+    // binary without it, to weigh what it costs (issue 17: idle PSS).
+    #[cfg(feature = "console")]
+    let api = api.merge(html::secure_headers(admin::router(state.clone())));
+    let api = api
         // `route_layer`, so `observe` sees the matched route; the fallback
         // gets its own copy (unmatched requests are logged too).
         .route_layer(middleware::from_fn(observe))
@@ -204,10 +210,9 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // A clone of the matched path is a reference count, not a copy.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
     let mut response = next.run(request).await;
     let elapsed = started.elapsed();
@@ -215,10 +220,7 @@ async fn observe(request: Request, next: Next) -> Response {
     response
         .headers_mut()
         .insert("x-request-id", HeaderValue::from(id));
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.clone())
-        .record(elapsed.as_secs_f64());
-    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
+    request_metrics::record(route, method, status, elapsed);
     if route != "/health" {
         tracing::info!(
             request_id = id,

@@ -62,6 +62,15 @@ pub(super) async fn sign_in(chromium: &Chromium, app: &TestApp) {
     shown(client, "#users").await;
 }
 
+/// Opens one user's page and waits for its `section`.
+pub(super) async fn open_user(client: &Client, app: &TestApp, id: i64, section: &str) {
+    client
+        .goto(&app.url(&format!("/admin/users/{id}")))
+        .await
+        .unwrap();
+    shown(client, section).await;
+}
+
 /// Nothing left for another host, and the policy held.
 async fn stayed_home(chromium: &Chromium, app: &TestApp) {
     let requests = chromium.requests(&format!("http://{}", app.addr)).await;
@@ -110,11 +119,7 @@ async fn a_stale_edit_in_the_browser_shows_the_message_with_the_current_values()
     let id = user_named(&app, "grace@example.com", "Grace Hopper").await;
     let client = &chromium.client;
     sign_in(&chromium, &app).await;
-    client
-        .goto(&app.url(&format!("/admin/users/{id}")))
-        .await
-        .unwrap();
-    shown(client, "#account").await;
+    open_user(client, &app, id, "#account").await;
 
     // Someone else renames her through the API while the page is open.
     let token = app.admin_token().await;
@@ -161,11 +166,7 @@ async fn ending_all_sessions_in_the_browser_makes_the_users_bearer_token_401() {
     assert_eq!(app.get("/users/me", &bearer).await.status(), StatusCode::OK);
     let client = &chromium.client;
     sign_in(&chromium, &app).await;
-    client
-        .goto(&app.url(&format!("/admin/users/{id}")))
-        .await
-        .unwrap();
-    shown(client, "#sessions").await;
+    open_user(client, &app, id, "#sessions").await;
 
     press(client, "#sessions button[type=submit]").await;
     shown(client, "p.notice.done").await;
@@ -186,11 +187,7 @@ async fn deleting_in_the_browser_asks_first_then_the_api_no_longer_has_the_user(
     let (id, bearer) = app.user_with_token("grace@example.com").await;
     let client = &chromium.client;
     sign_in(&chromium, &app).await;
-    client
-        .goto(&app.url(&format!("/admin/users/{id}")))
-        .await
-        .unwrap();
-    shown(client, "#delete").await;
+    open_user(client, &app, id, "#delete").await;
 
     press(client, "#delete a.danger").await;
     let confirm = shown(client, "form[action$='/delete'] button.danger").await;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::journeys::{fill, press, shown, sign_in};
+use super::journeys::{fill, open_user, press, shown, sign_in};
 use super::user_named;
 use crate::support::browser::Browser as Chromium;
 use crate::support::{spawn_app, TestApp};
@@ -70,11 +70,7 @@ async fn regenerate_the_console_screenshots() {
     sign_in(&chromium, &app).await;
     shoot(&chromium, "console-users").await;
 
-    client
-        .goto(&app.url(&format!("/admin/users/{}", ids[1])))
-        .await
-        .unwrap();
-    shown(client, "#account").await;
+    open_user(client, &app, ids[1], "#account").await;
     fill(client, "#name-input", "Alan Mathison Turing").await;
     press(client, "#account button[type=submit]").await;
     shown(client, "p.notice.done").await;
