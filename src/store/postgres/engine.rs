@@ -65,10 +65,11 @@ async fn log_index_builds(pool: Pool, backend: i32) {
         };
         let row = client
             .query_opt(
-                "SELECT coalesce(c.relname, ''), p.phase, p.blocks_done, p.blocks_total,
+                // The index itself is not visible before the migration
+                // commits; its table is.
+                "SELECT p.relid::regclass::text, p.phase, p.blocks_done, p.blocks_total,
                         p.tuples_done, p.tuples_total
                  FROM pg_stat_progress_create_index p
-                 LEFT JOIN pg_class c ON c.oid = p.index_relid
                  WHERE p.pid = $1",
                 &[&backend],
             )
@@ -77,7 +78,7 @@ async fn log_index_builds(pool: Pool, backend: i32) {
             let text = |i: usize| row.try_get::<_, String>(i).unwrap_or_default();
             let number = |i: usize| row.try_get::<_, i64>(i).unwrap_or_default();
             tracing::info!(
-                index = text(0),
+                table = text(0),
                 phase = text(1),
                 blocks_done = number(2),
                 blocks_total = number(3),
