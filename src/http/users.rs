@@ -169,10 +169,10 @@ pub async fn me(SignedIn(caller): SignedIn) -> Response {
 /// List users (admins only), ordered by id.
 #[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = []), ("oauth2" = [])),
     params(
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Users to skip (default 0); not with after_id"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Users to skip (default 0); not with after_id. The skipped users are still read, so a deep skip costs more (past about 10,000 on a big store): page with after_id (the Link header's next URL), which costs the same at any depth"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 10)"),
         ("after_id" = Option<i64>, Query, minimum = 0, description = "Keyset pagination: users with a greater id"),
-        ("q" = Option<String>, Query, max_length = 254, description = "Case-insensitive substring of email or name, taken literally"),
+        ("q" = Option<String>, Query, max_length = 254, description = "Case-insensitive substring of email or name, taken literally. Three characters or more are found through a trigram index; one or two characters are checked against every user, which is slow on a big store"),
         ("is_active" = Option<bool>, Query),
         ("role" = Option<Role>, Query),
     ),

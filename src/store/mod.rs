@@ -214,8 +214,37 @@ pub struct UserFilter {
 impl UserFilter {
     /// No filter at all: every user matches.
     pub fn is_empty(&self) -> bool {
-        self.q.is_none() && self.is_active.is_none() && self.role.is_none()
+        self.text() == TextMatch::Any && self.is_active.is_none() && self.role.is_none()
     }
+
+    /// How `q` is matched; the same decision on both backends, so both
+    /// answer alike (`tests/api/users/search.rs` holds them to the scan).
+    pub(crate) fn text(&self) -> TextMatch<'_> {
+        match self.q.as_deref() {
+            // The empty string is a substring of every email: all match.
+            None | Some("") => TextMatch::Any,
+            // No stored email or name holds NUL (PostgreSQL text cannot,
+            // and the FTS5 tokenizer skips it), so nothing matches.
+            Some(q) if q.contains('\0') => TextMatch::Nothing,
+            Some(q) if q.chars().count() >= TRIGRAM => TextMatch::Indexed(q),
+            Some(q) => TextMatch::Scan(q),
+        }
+    }
+}
+
+/// Characters in a trigram: the shortest `q` a trigram index can answer.
+const TRIGRAM: usize = 3;
+
+/// What `q` asks of the store: literal substring of the (folded) email or
+/// name, found through the backend's trigram index (SQLite FTS5 `trigram`,
+/// PostgreSQL `pg_trgm`) and rechecked exactly, or by a scan when it is too
+/// short for trigrams (1–2 characters: slow on a big store, documented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextMatch<'a> {
+    Any,
+    Nothing,
+    Indexed(&'a str),
+    Scan(&'a str),
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -290,6 +290,72 @@ fn the_outbox_comes_back_from_postgresql_over_an_sqlite_store_with_an_outbox_of_
     after_a_new_change(&back, &admin, kept, newest);
 }
 
+/// The copy's counters and search index (migration 8) describe its users,
+/// both ways: `db copy`'s DELETE and its COPY (PostgreSQL) or inserts
+/// (SQLite) go through the same triggers as every other write.
+#[test]
+fn a_copy_counts_and_indexes_its_users_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("user-api.db").display());
+    admin_create(&sqlite, dir.path());
+    let source = serve(&dir, &["--database-url", &sqlite], &[]);
+    let admin = token_of(sign_in(&source, ADMIN_EMAIL, ADMIN_PASSWORD));
+    make_changes(&source, &admin);
+    drop(source);
+
+    let target = TestDb::fresh_postgres();
+    let there = copy(&sqlite, &target.url, &[], dir.path());
+    let moved = serve(&dir, &["--database-url", &target.url], &[]);
+    let on_postgres = listing_totals(&moved, &admin);
+    drop(moved);
+    let back_path = dir.path().join("back.db");
+    let back = format!("sqlite:{}", back_path.display());
+    let returned_copy = copy(&target.url, &back, &[], dir.path());
+    let index_check = rusqlite::Connection::open(&back_path).unwrap().execute(
+        "INSERT INTO users_search (users_search) VALUES ('integrity-check')",
+        [],
+    );
+    let returned = serve(&dir, &["--database-url", &back], &[]);
+    let on_sqlite = listing_totals(&returned, &admin);
+
+    assert!(there.status.success(), "{there:?}");
+    assert!(returned_copy.status.success(), "{returned_copy:?}");
+    // root (admin); user0 renamed, user1 deactivated, user3; user2 deleted.
+    assert_eq!(on_postgres, [4, 1, 2, 1, 3, 1]);
+    assert_eq!(on_sqlite, on_postgres);
+    assert!(index_check.is_ok(), "{index_check:?}");
+}
+
+/// `X-Total-Count` of: everyone, admins, active users, inactive users,
+/// `q=user`, `q=renamed`.
+fn listing_totals(app: &Running, admin: &str) -> Vec<u64> {
+    let queries: [&[(&str, &str)]; 6] = [
+        &[],
+        &[("role", "admin")],
+        &[("role", "user"), ("is_active", "true")],
+        &[("is_active", "false")],
+        &[("q", "user")],
+        &[("q", "RENAMED")],
+    ];
+    queries
+        .iter()
+        .map(|query| {
+            let response = client()
+                .get(app.url("/users"))
+                .query(query)
+                .bearer_auth(admin)
+                .send()
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.headers()["x-total-count"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
 /// `user-api admin create` on `url`, the password on stdin.
 fn admin_create(url: &str, cwd: &Path) {
     let mut args = vec![

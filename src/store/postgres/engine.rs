@@ -51,6 +51,45 @@ pub(super) async fn timed<T>(
         })
 }
 
+/// How often a migration's index builds report their progress.
+const INDEX_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Logs what `pg_stat_progress_create_index` says of the migrating
+/// connection (`backend`) every few seconds, until aborted. Best effort: a
+/// pool with no spare connection or a failed read logs nothing.
+async fn log_index_builds(pool: Pool, backend: i32) {
+    loop {
+        tokio::time::sleep(INDEX_PROGRESS_EVERY).await;
+        let Ok(client) = pool.get().await else {
+            continue;
+        };
+        let row = client
+            .query_opt(
+                // The index itself is not visible before the migration
+                // commits; its table is.
+                "SELECT p.relid::regclass::text, p.phase, p.blocks_done, p.blocks_total,
+                        p.tuples_done, p.tuples_total
+                 FROM pg_stat_progress_create_index p
+                 WHERE p.pid = $1",
+                &[&backend],
+            )
+            .await;
+        if let Ok(Some(row)) = row {
+            let text = |i: usize| row.try_get::<_, String>(i).unwrap_or_default();
+            let number = |i: usize| row.try_get::<_, i64>(i).unwrap_or_default();
+            tracing::info!(
+                table = text(0),
+                phase = text(1),
+                blocks_done = number(2),
+                blocks_total = number(3),
+                tuples_done = number(4),
+                tuples_total = number(5),
+                "schema migration: building an index"
+            );
+        }
+    }
+}
+
 /// The URL read (`store::PostgresTarget`) and its TLS connector built: one
 /// line naming what is wrong, never the URL (it may hold a password).
 pub(in crate::store) fn target(url: &str) -> Result<(tokio_postgres::Config, MakeRustls), Error> {
@@ -88,7 +127,17 @@ impl PostgresStore {
             .map_err(|e| Error::Internal(format!("connection pool: {e}")))?;
         let store = Self { pool, config, tls };
         let mut client = store.client().await?;
-        migrate(&mut client).await?;
+        let backend: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(classify)?;
+        // An index built over a big store (migration 8) takes a while:
+        // its progress is logged from another connection meanwhile.
+        let progress = tokio::spawn(log_index_builds(store.pool.clone(), backend));
+        let migrated = migrate(&mut client).await;
+        progress.abort();
+        migrated?;
         Ok(store)
     }
 

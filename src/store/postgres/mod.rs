@@ -19,6 +19,7 @@
 
 mod engine;
 mod idempotency;
+mod list;
 mod mail;
 mod outbox;
 mod prune;
@@ -28,6 +29,8 @@ mod tls;
 mod tokens;
 mod transfer;
 mod users;
+
+use std::time::Instant;
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
@@ -197,6 +200,20 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
         .map_err(classify)?;
     migrations::refuse_newer(found)?;
     for &(version, sql) in migrations::POSTGRES.iter().filter(|(v, _)| *v > found) {
+        let started = Instant::now();
+        if version == migrations::SEARCH_AND_COUNTS {
+            let users: i64 = tx
+                .query_one("SELECT count(*) FROM users", &[])
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(classify)?;
+            if users > 0 {
+                tracing::info!(
+                    users,
+                    "schema migration 8: building the search indexes and counters; the service starts when it is done"
+                );
+            }
+        }
         tx.batch_execute(sql).await.map_err(classify)?;
         if version == canonical::MIGRATION {
             canonicalise(&tx).await?;
@@ -204,7 +221,11 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
         tx.execute("UPDATE user_api_schema SET version = $1", &[&version])
             .await
             .map_err(classify)?;
-        tracing::info!(version, "applied schema migration");
+        tracing::info!(
+            version,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "applied schema migration"
+        );
     }
     tx.commit().await.map_err(classify)
 }

@@ -425,3 +425,19 @@ impl PostgresStore {
         Ok(got.then_some(lease))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EVENTS_LOCK;
+
+    /// Migration 8's counter triggers take this lock by its number (SQL
+    /// cannot name a Rust constant): the same lock, or the lock order that
+    /// keeps counters and imports from deadlocking is gone.
+    #[test]
+    fn migration_8_counts_users_under_the_outbox_lock() {
+        let sql = include_str!("../../../migrations/postgres/0008_search_and_counts.sql");
+        let taken = format!("PERFORM pg_advisory_xact_lock({EVENTS_LOCK});");
+        assert_eq!(sql.matches(&taken).count(), 3, "{taken}");
+        assert_eq!(sql.matches("pg_advisory_xact_lock(").count(), 3);
+    }
+}

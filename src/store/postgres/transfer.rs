@@ -61,10 +61,7 @@ impl PostgresStore {
             };
             let emails: Vec<&str> = batch.iter().map(|r| r.email.as_str()).collect();
             let names: Vec<&str> = batch.iter().map(|r| r.name.as_str()).collect();
-            let lowers: Vec<String> = batch
-                .iter()
-                .map(|r| r.name.as_str().to_lowercase())
-                .collect();
+            let lowers: Vec<String> = batch.iter().map(|r| r.name.search_key()).collect();
             let roles: Vec<&str> = batch.iter().map(|r| r.role.as_str()).collect();
             let active: Vec<bool> = batch.iter().map(|r| r.is_active).collect();
             let verified: Vec<bool> = batch.iter().map(|r| r.email_verified).collect();

@@ -1,14 +1,15 @@
-//! Accounts on PostgreSQL: create, read, list, change, delete, each one
-//! transaction; across instances the rules that need other rows hold by
-//! row locks, an advisory lock and constraints, never by memory.
+//! Accounts on PostgreSQL: create, read, change, delete (the listing is
+//! `list.rs`), each one transaction; across instances the rules that need
+//! other rows hold by row locks, an advisory lock and constraints, never by
+//! memory.
 
 use tokio_postgres::types::ToSql;
 
 use super::mail::insert_mail;
 use super::outbox::insert_events;
 use super::{
-    classify, engine::timed, one, run, user_at, user_from_row, PostgresStore, Tx,
-    CREDENTIALS_BY_EMAIL, USER_BY_ID, USER_COLUMNS,
+    classify, engine::timed, one, run, user_from_row, PostgresStore, Tx, CREDENTIALS_BY_EMAIL,
+    USER_BY_ID, USER_COLUMNS,
 };
 use crate::domain::event::NewEvent;
 use crate::domain::policy::removes_an_admin;
@@ -17,8 +18,8 @@ use crate::domain::{Email, Role, User, UserId, UserName};
 use crate::store::mail::{MailKind, MailRequest};
 use crate::store::outbox::{create_events, delete_events, sign_out_events, update_events, written};
 use crate::store::{
-    now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
-    UserChanges, UserFilter,
+    now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, TokenRevocation,
+    UserChanges,
 };
 
 /// Serialises the changes that may remove an admin, on every instance: the
@@ -135,61 +136,6 @@ impl PostgresStore {
                 .map_err(classify)?
                 .map(|r| Ok((user_from_row(&r)?, r.try_get(9).map_err(classify)?)))
                 .transpose()
-        })
-        .await
-    }
-
-    pub async fn list_users(
-        &self,
-        filter: &UserFilter,
-        page: Page,
-    ) -> Result<(Vec<User>, u64), Error> {
-        // One statement, so the count and the page see the same snapshot;
-        // `strpos` matches `q` literally (no LIKE wildcards). The page is
-        // joined to the count so an empty page still brings the count.
-        const WHERE: &str =
-            "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(name_lower, $1) > 0)
-             AND ($2::boolean IS NULL OR is_active = $2) AND ($3::text IS NULL OR role = $3)";
-        let bounds = page.bounds();
-        let role = filter.role.map(Role::as_str);
-        timed(async {
-            let client = self.client().await?;
-            let stmt = client
-                .prepare_cached(&format!(
-                    "SELECT total.n, page.* FROM (SELECT count(*) AS n FROM users WHERE {WHERE}) total
-                     LEFT JOIN LATERAL (SELECT {USER_COLUMNS} FROM users WHERE {WHERE}
-                         AND id > $4 AND id < $7
-                         ORDER BY id {} LIMIT $5 OFFSET $6) page ON true",
-                    bounds.direction()
-                ))
-                .await
-                .map_err(classify)?;
-            let rows = client
-                .query(
-                    &stmt,
-                    &[
-                        &filter.q,
-                        &filter.is_active,
-                        &role,
-                        &bounds.after,
-                        &bounds.limit,
-                        &bounds.skip,
-                        &bounds.before,
-                    ],
-                )
-                .await
-                .map_err(classify)?;
-            let total: i64 = match rows.first() {
-                Some(row) => row.try_get(0).map_err(classify)?,
-                None => 0,
-            };
-            let mut users = Vec::with_capacity(rows.len());
-            for row in &rows {
-                if row.try_get::<_, Option<i64>>(1).map_err(classify)?.is_some() {
-                    users.push(user_at(row, 1)?);
-                }
-            }
-            Ok((bounds.in_order(users), total as u64))
         })
         .await
     }

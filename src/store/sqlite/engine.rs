@@ -31,6 +31,8 @@ const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// How long a readiness probe waits for the write lock.
 const PROBE_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 /// Writes waiting for the writer thread; past that, 503 at once.
 const WRITE_QUEUE: usize = 1024;
 /// How often the writer thread looks whether the database file is still
@@ -93,6 +95,9 @@ fn open_connection(
     conn.busy_timeout(busy_timeout).map_err(classify)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
         .map_err(classify)?;
+    // The listing has a statement per filter combination (`users.rs`):
+    // room for all of them beside the hot reads (rusqlite keeps 16).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

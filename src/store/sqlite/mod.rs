@@ -12,6 +12,7 @@
 
 mod engine;
 mod idempotency;
+mod list;
 mod mail;
 mod outbox;
 mod prune;
@@ -19,6 +20,8 @@ mod signin;
 mod tokens;
 mod transfer;
 mod users;
+
+use std::time::Instant;
 
 use rusqlite::{Connection, ErrorCode, Row};
 
@@ -83,6 +86,7 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         .map_err(classify)?;
     migrations::refuse_newer(found)?;
     for &(version, sql) in migrations::SQLITE.iter().filter(|(v, _)| *v > found) {
+        let started = Instant::now();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
             .map_err(classify)?;
@@ -90,10 +94,63 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         if version == canonical::MIGRATION {
             canonicalise(&tx)?;
         }
+        if version == migrations::SEARCH_AND_COUNTS {
+            fill_search_index(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(classify)?;
         tx.commit().map_err(classify)?;
-        tracing::info!(version, "applied schema migration");
+        tracing::info!(
+            version,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "applied schema migration"
+        );
+    }
+    Ok(())
+}
+
+/// Users indexed per statement while migration 8 fills the search index:
+/// a progress line each (about a second's work).
+const SEARCH_INDEX_BATCH: i64 = 100_000;
+
+/// Migration 8's data step, inside its transaction: the users already
+/// there go into the search index (the triggers index every later write),
+/// a batch of ids at a time, each followed by a progress line, since on a
+/// big store this delays the start.
+fn fill_search_index(tx: &rusqlite::Transaction<'_>) -> Result<(), Error> {
+    let total: i64 = tx
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .map_err(classify)?;
+    if total == 0 {
+        return Ok(());
+    }
+    tracing::info!(
+        users = total,
+        "schema migration 8: building the search index; the service starts when it is done"
+    );
+    let started = Instant::now();
+    let mut batch_end = tx
+        .prepare("SELECT max(id) FROM (SELECT id FROM users WHERE id > ?1 ORDER BY id LIMIT ?2)")
+        .map_err(classify)?;
+    let mut insert = tx
+        .prepare(
+            "INSERT INTO users_search (rowid, email, name_lower)
+             SELECT id, email, name_lower FROM users WHERE id > ?1 AND id <= ?2",
+        )
+        .map_err(classify)?;
+    let (mut after, mut done) = (0i64, 0usize);
+    while let Some(end) = batch_end
+        .query_row([after, SEARCH_INDEX_BATCH], |r| r.get::<_, Option<i64>>(0))
+        .map_err(classify)?
+    {
+        done += insert.execute([after, end]).map_err(classify)?;
+        after = end;
+        tracing::info!(
+            indexed = done,
+            users = total,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "schema migration 8: search index"
+        );
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ impl SqliteStore {
                             params![
                                 row.email.as_str(),
                                 row.name.as_str(),
-                                row.name.as_str().to_lowercase(),
+                                row.name.search_key(),
                                 row.role.as_str(),
                                 row.is_active,
                                 row.password_hash.0,

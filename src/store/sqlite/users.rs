@@ -1,6 +1,7 @@
-//! Accounts on SQLite: create, read, list, change, delete. Each write is
-//! one `BEGIN IMMEDIATE` transaction on the writer thread; the rules that
-//! need other rows (last admin, If-Match) are checked inside it.
+//! Accounts on SQLite: create, read, change, delete (the listing is
+//! `list.rs`). Each write is one `BEGIN IMMEDIATE` transaction on the
+//! writer thread; the rules that need other rows (last admin, If-Match) are
+//! checked inside it.
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -14,8 +15,8 @@ use crate::domain::{Email, Role, User, UserId, UserName};
 use crate::store::mail::{MailKind, MailRequest};
 use crate::store::outbox::{create_events, delete_events, sign_out_events, update_events, written};
 use crate::store::{
-    now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, Page, TokenRevocation,
-    UserChanges, UserFilter,
+    now, reply_body, revocation_after, Error, IdempotencyClaim, NewUserRow, TokenRevocation,
+    UserChanges,
 };
 
 impl SqliteStore {
@@ -107,55 +108,6 @@ impl SqliteStore {
                     Ok((user_from_row(row)?, row.get(9)?))
                 })
                 .optional()
-        })
-    }
-
-    pub fn list_users(&self, filter: &UserFilter, page: Page) -> Result<(Vec<User>, u64), Error> {
-        // One statement shape for every filter combination, so it is
-        // prepared once; `instr` matches `q` literally (no LIKE wildcards).
-        const WHERE: &str = "(?1 IS NULL OR instr(email, ?1) > 0 OR instr(name_lower, ?1) > 0)
-             AND (?2 IS NULL OR is_active = ?2) AND (?3 IS NULL OR role = ?3)";
-        let bounds = page.bounds();
-        let role = filter.role.map(Role::as_str);
-        self.read(|c| {
-            // Both statements in one read transaction: the count and the
-            // page see the same snapshot.
-            let tx = c.unchecked_transaction()?;
-            let users = tx
-                .prepare_cached(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE {WHERE} AND id > ?4 AND id < ?7
-                         ORDER BY id {} LIMIT ?5 OFFSET ?6",
-                    bounds.direction()
-                ))?
-                .query_map(
-                    params![
-                        filter.q,
-                        filter.is_active,
-                        role,
-                        bounds.after,
-                        bounds.limit,
-                        bounds.skip,
-                        bounds.before
-                    ],
-                    user_from_row,
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let users = bounds.in_order(users);
-            // Unfiltered, a bare count(*): SQLite counts the entries of its
-            // smallest index instead of decoding every row to evaluate the
-            // filter (bench/results/latest.md: 3.4k req/s for the admin
-            // listing of 10,000 users with the filtered shape).
-            let total: i64 = if filter.is_empty() {
-                tx.prepare_cached("SELECT count(*) FROM users")?
-                    .query_row([], |r| r.get(0))?
-            } else {
-                tx.prepare_cached(&format!("SELECT count(*) FROM users WHERE {WHERE}"))?
-                    .query_row(params![filter.q, filter.is_active, role], |r| r.get(0))?
-            };
-            // Dropping `tx` on an error rolls back: no connection goes back
-            // to the pool inside a stale read snapshot.
-            tx.commit()?;
-            Ok((users, total as u64))
         })
     }
 

@@ -5,6 +5,7 @@
 //! One file per part of the resource. The helpers here send requests and
 //! return responses; the tests assert.
 
+mod counts;
 mod delete;
 mod filter;
 mod last_admin;
@@ -12,6 +13,7 @@ mod list;
 mod patch;
 mod preconditions;
 mod read;
+mod search;
 mod sign_out_everywhere;
 mod takes_effect;
 
