@@ -4,7 +4,7 @@
 //! checks that no request left for another host and that the page's
 //! policy was never violated.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
@@ -13,25 +13,50 @@ use super::{api_user, user_named};
 use crate::support::browser::Browser as Chromium;
 use crate::support::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 
-/// Waits for `css` on the page and returns the body's text.
+/// Waits for `css` on the page and returns the body's text. A navigation
+/// between finding `css` and reading the body leaves a stale element: then
+/// it reads again, on the page that is there now.
 pub(super) async fn shown(client: &Client, css: &str) -> String {
-    let found = client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await;
-    if let Err(e) = found {
-        let url = client.current_url().await.map(|u| u.to_string());
-        let source = client.source().await.unwrap_or_default();
-        panic!("{css} never showed ({e}) at {url:?}: {source}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = client
+            .wait()
+            .at_most(deadline.saturating_duration_since(Instant::now()))
+            .for_element(Locator::Css(css))
+            .await;
+        if let Err(e) = found {
+            let url = client.current_url().await.map(|u| u.to_string());
+            let source = client.source().await.unwrap_or_default();
+            panic!("{css} never showed ({e}) at {url:?}: {source}");
+        }
+        let body = match client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await,
+            Err(e) => Err(e),
+        };
+        match body {
+            Ok(text) => return text,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("reading the page after {css} showed: {e}; again");
+            }
+            Err(e) => panic!("the page with {css} could not be read: {e}"),
+        }
     }
-    client
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+}
+
+/// Waits until the address holds `part` (a form's GET has landed).
+async fn arrived(client: &Client, part: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = client.current_url().await.unwrap().to_string();
+        if url.contains(part) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never arrived at …{part}: at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub(super) async fn fill(client: &Client, css: &str, value: &str) {
@@ -92,6 +117,8 @@ async fn an_admin_signs_in_finds_a_user_edits_the_name_and_the_api_shows_it() {
     sign_in(&chromium, &app).await;
     fill(client, "#q", "grace").await;
     press(client, "form.search button[type=submit]").await;
+    // `#total` is on the page before the search too: wait for the new one.
+    arrived(client, "q=grace").await;
     let table = shown(client, "#total").await;
     assert!(
         table.contains("grace@example.com") && !table.contains("alan@example.com"),
