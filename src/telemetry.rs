@@ -33,17 +33,26 @@ pub fn init(format: LogFormat) {
 /// whatever has queued up in one `write` (a `BufWriter` flushed each time
 /// the queue empties), instead of one `write` per request line on the
 /// request's own thread (issue 14: that syscall was the one the ceiling
-/// peer does not make). Nothing is dropped: a full queue (128k lines) makes
-/// callers wait. The guard flushes at exit; lines still queued when the
-/// process is killed are lost, as with any buffered logger.
+/// peer does not make). Nothing is dropped: a full queue makes callers
+/// wait. The guard flushes at exit; lines still queued when the process is
+/// killed are lost, as with any buffered logger.
 pub fn init_buffered(format: LogFormat) -> WorkerGuard {
     let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .lossy(false)
         .thread_name("log-writer")
         .finish(BufWriter::new(std::io::stderr()));
     install(format, writer);
     guard
 }
+
+/// Lines the logging thread's queue holds. The queue is a channel whose
+/// slots are all allocated and touched at start: the crate's default of
+/// 128,000 lines was 4 MB of the idle process (a third of its PSS). A few
+/// thousand lines is many milliseconds of the busiest load measured (one
+/// `write` drained about 9 lines), after which callers wait rather than
+/// lose a line.
+const LOG_QUEUE_LINES: usize = 4096;
 
 fn install<W>(format: LogFormat, writer: W)
 where

@@ -14,6 +14,9 @@
 //! binary `COPY`; SQLite: one prepared insert) and adds it to the checksum.
 //! Keys are ordered byte-wise on both sides (SQLite's `BINARY` collation,
 //! PostgreSQL's `COLLATE "C"`), so both reads of the same rows hash alike.
+//! Into SQLite, migration 8's search index and counters are set aside while
+//! the rows go in and derived once at the end, in the same transaction
+//! (`sqlite::DerivedSetAside`): their per-row triggers doubled the copy.
 //!
 //! Besides the rows, three numbers travel: the next user id and the next
 //! event `seq` (the sequences, so neither is ever handed out twice, even
@@ -453,7 +456,7 @@ mod sqlite {
 
     use super::{columns, stopped, Item, Numbers, Rows, Seen, Tally, Value, BATCH_ROWS, TABLES};
     use crate::progress::Progress;
-    use crate::store::sqlite::classify;
+    use crate::store::sqlite::{classify, DerivedSetAside};
     use crate::store::Error;
 
     fn counts(tx: &Transaction<'_>) -> Result<Vec<u64>, Error> {
@@ -564,6 +567,8 @@ mod sqlite {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(classify)?;
+        // Before the deletes too: they would unindex an old store row by row.
+        let derived = DerivedSetAside::take(&tx)?;
         for table in TABLES.iter().rev() {
             tx.execute(&format!("DELETE FROM {}", table.name), [])
                 .map_err(classify)?;
@@ -594,6 +599,7 @@ mod sqlite {
             }
         }
         let seen = tally.finish()?;
+        derived.restore(&tx)?;
         // `sqlite_sequence` has no key: a second row for a table would be
         // ignored (SQLite reads the first), so the old one goes first.
         for (table, next) in [
