@@ -2,9 +2,12 @@
 answers the same way, runs every scenario against every service (interleaved:
 for each scenario, round after round, every service in turn), the server
 pinned to CPU 1 and the load generator to CPU 0, then again unpinned, then
-the PostgreSQL set (user-api, its build from before the round-trip change,
-Gin with lib/pq and FastAPI with asyncpg, each on its own database of one
-PostgreSQL server), and writes the raw figures as JSON for report.py.
+the million-user set (user-api on a store of 10,000 users beside one of
+1,000,000, pinned), then the PostgreSQL set (user-api, its build from before
+the round-trip change, Gin with lib/pq and FastAPI with asyncpg, each on its
+own database of one PostgreSQL server), then the million-user set's
+PostgreSQL part (million-pg), and writes the raw figures as JSON for
+report.py.
 
 Everything it starts it stops: servers run in their own process groups, are
 killed after each measurement, on any error and on SIGINT/SIGTERM, and every
@@ -59,6 +62,16 @@ PG_SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432
 PG_DATABASES = {"user-api": "bench_userapi", "user-api-before": "bench_userapi_before", "gin": "bench_gin",
                 "gin-pool": "bench_gin_pool", "fastapi-raw": "bench_fastapi"}
 PG_SCENARIOS = ("user_by_id", "signup")
+# The million-user set (issue 14: sign-in, sign-up and the authenticated read
+# at 1,000,000 users within 10% of their 10,000-user figures): user-api on
+# two stores, measured side by side like any two services.
+MILLION_SCENARIOS = ("user_by_id", "list_users", "signup", "login")
+MILLION_SERVICES = ("user-api", "user-api-1m")
+# Its PostgreSQL part (the million-pg set): the same two on two databases of
+# the PostgreSQL set's server, unpinned as that set is.
+MILLION_PG_DATABASES = {"user-api": "bench_million_small", "user-api-1m": "bench_million_big"}
+MILLION_SETS = ("million", "million-pg")
+PG_SETS = ("postgres", "million-pg")
 
 SERVER_CPU = 1
 LOAD_CPU = 0
@@ -91,6 +104,9 @@ SERVICES = [
     # database/sql's default pool (which keeps 2 idle and churns the rest).
     Service("user-api-before", "user-api", True),
     Service("gin-pool", "peer", True),
+    # The million-user set only: the same binary on a store seeded with
+    # 1,000,000 users (--million-users), beside user-api on the usual one.
+    Service("user-api-1m", "user-api-1m", True),
 ]
 BY_NAME = {s.name: s for s in SERVICES}
 
@@ -115,8 +131,8 @@ def server_argv(svc: Service, port: int, db: Path | str | None, cpus: int, scena
     env = dict(os.environ)
     addr = f"127.0.0.1:{port}"
     pg = isinstance(db, str)
-    if svc.name in ("user-api", "user-api-before"):
-        binary = USER_API if svc.name == "user-api" else USER_API_BEFORE
+    if svc.name in ("user-api", "user-api-before", "user-api-1m"):
+        binary = USER_API_BEFORE if svc.name == "user-api-before" else USER_API
         argv = [str(binary), "serve", "--database-url", db if pg else f"sqlite:{db}", "--listen", addr]
         if scenario == "signup":
             argv += ["--signup-rate", "0"]  # the peers have no per-address sign-up limit
@@ -349,12 +365,24 @@ class Server:
         self.db = None
         if h.set == "postgres":
             self.db = pg_url(PG_DATABASES[svc.name])
+        elif h.set == "million-pg":
+            self.db = pg_url(MILLION_PG_DATABASES[svc.name])
         elif svc.store:
             self.db = RUN / "db" / f"{svc.name.replace('/', '-')}.db"
             if fresh_db:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.db}{suffix}").unlink(missing_ok=True)
                 shutil.copyfile(h.templates[svc.store], self.db)
+                if h.set == "million":
+                    # A million users' copy is half a gigabyte of dirty
+                    # pages: written back now, before the server starts,
+                    # not by the kernel's flusher ~30 s later, in the middle
+                    # of another measurement (both stores alike).
+                    fd = os.open(self.db, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
         self.log = RUN / "logs" / f"{svc.name.replace('/', '-')}-{scenario}.log"
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
@@ -482,7 +510,8 @@ class Plan:
     idle_wait: float = 2.0
     probe_rate: int = 200
     login_duration: float = 8
-    sets: list = field(default_factory=lambda: ["pinned", "unpinned", "postgres"])
+    million: int = 1_000_000  # users of the million-user set's second store
+    sets: list = field(default_factory=lambda: ["pinned", "unpinned", "million", "postgres", "million-pg"])
     scenarios: list = field(default_factory=list)
     services: list = field(default_factory=list)
 
@@ -512,6 +541,11 @@ class Harness:
         self.load_cpus: set[int] | None = None
         self.set = "pinned"
         self.tokens_file = RUN / "tokens.txt"
+        # The million-user set's store, its tokens for the wrk scripts and
+        # what seeding it took (the report gives it).
+        self.million_files: list[Path] = []
+        self.million_info: dict = {}
+        self.million_pg_info: dict = {}
         self.pg_made: list[str] = []  # databases this run made on the PostgreSQL server
 
     # -- setup --
@@ -529,21 +563,104 @@ class Harness:
              seeding.PASSWORD], check=True, capture_output=True, text=True, timeout=60).stdout.strip()
         self.phc = phc
         seeding.write_tokens(self.tokens_file, users)
-        if not any(x in ("pinned", "unpinned") for x in self.plan.sets):
-            return  # the PostgreSQL set only: no SQLite store to make
+        if any(x in MILLION_SETS for x in self.plan.sets):
+            self.million_tokens()
+        if not any(x not in PG_SETS for x in self.plan.sets):
+            return  # PostgreSQL sets only: no SQLite store to make
         t0 = time.perf_counter()
-        ua = RUN / "templates" / f"user-api-{users}.db"
-        peer = RUN / "templates" / f"peer-{users}.db"
-        for p in (ua, peer):
+        ua = self.seed_user_api(RUN / "templates" / f"user-api-{users}.db", users)
+        self.templates = {"user-api": ua}
+        if any(x in ("pinned", "unpinned") for x in self.plan.sets):
+            peer = RUN / "templates" / f"peer-{users}.db"
             for suffix in ("", "-wal", "-shm"):
-                Path(f"{p}{suffix}").unlink(missing_ok=True)
-        subprocess.run([str(USER_API), "migrate", "--database-url", f"sqlite:{ua}"], check=True,
-                       capture_output=True, timeout=60)
-        seeding.seed("user-api", ua, users, phc)
-        seeding.seed("peer", peer, users, phc, SCHEMA.read_text())
-        self.templates = {"user-api": ua, "peer": peer}
+                Path(f"{peer}{suffix}").unlink(missing_ok=True)
+            seeding.seed("peer", peer, users, phc, SCHEMA.read_text())
+            self.templates["peer"] = peer
         print(f"seeded {users} users into each store in {time.perf_counter() - t0:.1f} s (one argon2id hash: {phc[:31]}…)",
               flush=True)
+        if "million" in self.plan.sets:
+            self.prepare_million()
+
+    def seed_user_api(self, path: Path, users: int) -> Path:
+        """A store of user-api's schema (its own `migrate`) seeded directly."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        subprocess.run([str(USER_API), "migrate", "--database-url", f"sqlite:{path}"], check=True,
+                       capture_output=True, timeout=60)
+        seeding.seed("user-api", path, users, self.phc)
+        return path
+
+    def million_tokens(self) -> None:
+        """The tokens of every user of the million-user sets' big store, for
+        the wrk scripts, so the authenticated read picks its users across
+        the whole store."""
+        n = self.plan.million
+        t0 = time.perf_counter()
+        tokens = RUN / f"tokens-{n}.txt"
+        self.million_files.append(tokens)
+        seeding.write_tokens(tokens, n)
+        self.million_info.update(users=n, tokens_s=time.perf_counter() - t0, tokens_mb=tokens.stat().st_size / 1e6)
+
+    def prepare_million(self) -> None:
+        """The million-user set's second store, seeded as the first (the
+        same rows, the run's one hash; through migration 8's search-index
+        and counter triggers, as a sign-up writes). Outside every timed
+        part; its time is printed and kept in the results."""
+        n = self.plan.million
+        t0 = time.perf_counter()
+        path = RUN / "templates" / f"user-api-1m-{n}.db"
+        self.million_files += [path, RUN / "db" / "user-api-1m.db"]
+        self.seed_user_api(path, n)
+        seeded = time.perf_counter() - t0
+        self.templates["user-api-1m"] = path
+        self.million_info.update(seed_s=seeded, store_mb=path.stat().st_size / 1e6)
+        print(f"million-user set: seeded {n:,} users into user-api's store in {seeded:.1f} s "
+              f"({self.million_info['store_mb']:.0f} MB); their tokens for wrk written in "
+              f"{self.million_info['tokens_s']:.1f} s (untimed)", flush=True)
+
+    def prepare_million_pg(self) -> None:
+        """The million-pg set's two databases on the PostgreSQL server, made
+        afresh: user-api's `migrate` (migration 8 creates the trigram GIN
+        indexes and the counter triggers on the empty table), then the same
+        users and tokens as the SQLite stores COPYed through them — slower
+        than seeding before the indexes, and what a store that grew by
+        sign-ups holds. Made once per run, outside the timed part; each
+        seeding's time is printed and kept. Dropped at the end."""
+        pg = {}
+        for name, users in (("user-api", self.plan.users), ("user-api-1m", self.plan.million)):
+            db = MILLION_PG_DATABASES[name]
+            t0 = time.perf_counter()
+            psql(PG_SERVER, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            psql(PG_SERVER, f"CREATE DATABASE {db}")
+            self.pg_made.append(db)
+            url = pg_url(db)
+            r = subprocess.run([str(USER_API), "migrate", "--database-url", url], capture_output=True, text=True,
+                               timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError(f"user-api migrate: {r.stderr[-1000:]}")
+            seeding.seed_postgres("user-api", url, users, self.phc, timeout=120 + users / 1000)
+            size = int(psql(PG_SERVER, f"SELECT pg_database_size('{db}')"))
+            pg[name] = {"users": users, "seed_s": time.perf_counter() - t0, "store_mb": size / 1e6}
+            print(f"million-pg set: seeded {users:,} users into {db} (after migrate) in {pg[name]['seed_s']:.1f} s "
+                  f"({pg[name]['store_mb']:.0f} MB, untimed)", flush=True)
+        self.million_pg_info = pg
+
+    def drop_million(self) -> None:
+        """The million-user store, its copy and its tokens: over a gigabyte
+        that no later run reuses (each seeds with its own hash)."""
+        for p in self.million_files:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{p}{suffix}").unlink(missing_ok=True)
+        self.million_files.clear()
+
+    def tokens_for(self, svc: Service) -> Path:
+        """The "id token" lines of the users of `svc`'s store."""
+        if svc.store == "user-api-1m":
+            return RUN / f"tokens-{self.plan.million}.txt"
+        return self.tokens_file
+
+    def users_for(self, svc: Service) -> int:
+        return self.plan.million if svc.store == "user-api-1m" else self.plan.users
 
     def prepare_postgres(self) -> None:
         """A database per service on the PostgreSQL server, made afresh:
@@ -585,7 +702,7 @@ class Harness:
     def use_set(self, name: str) -> None:
         self.set = name
         everything = set(range(os.cpu_count() or 1))
-        if name == "pinned":
+        if name in ("pinned", "million"):  # million-pg: unpinned, as the PostgreSQL set
             self.server_cpus, self.load_cpus = {SERVER_CPU}, {LOAD_CPU}
         else:
             self.server_cpus, self.load_cpus = everything, everything
@@ -594,7 +711,13 @@ class Harness:
     def services_for(self, scenario: str) -> list[Service]:
         out = []
         for s in SERVICES:
-            if self.plan.services and s.name not in self.plan.services:
+            # user-api on the million store goes with user-api.
+            chosen = s.name in self.plan.services or (s.name == "user-api-1m" and "user-api" in self.plan.services)
+            if self.plan.services and not chosen:
+                continue
+            if self.set in MILLION_SETS:
+                if s.name in MILLION_SERVICES:
+                    out.append(s)
                 continue
             if self.set == "postgres":
                 if s.name not in PG_DATABASES:
@@ -604,7 +727,7 @@ class Harness:
                 if s.name == "user-api-before" and (scenario not in ("health", "user_by_id")
                                                     or not USER_API_BEFORE.exists()):
                     continue
-            elif s.name in ("user-api-before", "gin-pool"):
+            elif s.name in ("user-api-before", "gin-pool", "user-api-1m"):
                 continue
             if s.name == "axum-ceiling":
                 if scenario == "user_by_id" and self.set != "postgres":
@@ -635,8 +758,10 @@ class Harness:
         self.failures.append(what)
 
     def run_load(self, argv: list[str], env_extra: dict | None = None, timeout: float = 60) -> tuple[str, float]:
-        """Runs a load generator to the end; its output and CPU seconds."""
-        env = dict(os.environ, BENCH_LUA_DIR=str(LUA), BENCH_TOKENS=str(self.tokens_file), **(env_extra or {}))
+        """Runs a load generator to the end; its output and CPU seconds.
+        `env_extra` may name another store's tokens (BENCH_TOKENS)."""
+        env = {**os.environ, "BENCH_LUA_DIR": str(LUA), "BENCH_TOKENS": str(self.tokens_file),
+               "BENCH_USERS": str(self.plan.users), **(env_extra or {})}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = spawn(argv, self.load_cpus, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _live[proc.pid] = proc
@@ -842,7 +967,7 @@ class Harness:
         }
         fastapi_pkgs = out([str(VENV / "bin" / "python"), "-m", "pip", "freeze"]).splitlines()
         postgres = {}
-        if "postgres" in self.plan.sets:
+        if any(x in PG_SETS for x in self.plan.sets):
             before = USER_API_BEFORE.with_name(USER_API_BEFORE.name + ".commit")
             postgres = {
                 "server": out(["psql", PG_SERVER, "-X", "-tAc", "SELECT version()"]),
@@ -874,24 +999,29 @@ class Harness:
             srv = Server(self, svc, scenario).start()
             try:
                 nonce = f"{rnd}{int(time.time() * 1000) % 10**7}"
+                senv = dict(env, BENCH_TOKENS=str(self.tokens_for(svc)), BENCH_USERS=str(self.users_for(svc)))
                 self.run_load(wrk_argv(srv.port, script, path, conns, p.warmup),
-                              dict(env, BENCH_NONCE=nonce + "w"), timeout=p.warmup + 60)
-                pg0 = postgres_cpu_seconds() if self.set == "postgres" else None
+                              dict(senv, BENCH_NONCE=nonce + "w"), timeout=p.warmup + 60)
+                pg0 = postgres_cpu_seconds() if self.set in PG_SETS else None
                 cpu0, t0 = cpu_seconds(srv.proc.pid), time.perf_counter()
                 out, load_cpu = self.run_load(wrk_argv(srv.port, script, path, conns, p.duration),
-                                              dict(env, BENCH_NONCE=nonce + "m"), timeout=p.duration + 60)
+                                              dict(senv, BENCH_NONCE=nonce + "m"), timeout=p.duration + 60)
                 wall = time.perf_counter() - t0
                 server_cpu_s = cpu_seconds(srv.proc.pid) - cpu0
                 pg1 = postgres_cpu_seconds() if pg0 is not None else None
-                server_cpu = server_cpu_s / wall
                 r = parse_wrk(out)
+                # The million-user set: the server's CPU over wrk's own timed
+                # window, since before it wrk's script reads the tokens of a
+                # million users (~1 s, the server idle; not in wrk's figures).
+                window = r["duration"] if self.set in MILLION_SETS else wall
+                server_cpu = server_cpu_s / window
                 r.update(server_cpu=server_cpu, load_cpu=load_cpu / wall)
-                if self.set == "postgres":
+                if self.set in PG_SETS or self.set in MILLION_SETS:
                     # CPU per successful request, in µs: the service's
-                    # processes and every postgres process, over the window.
+                    # processes (and every postgres process), over the window.
                     ok = r["rps"] * r["duration"]
                     r["server_us"] = server_cpu_s / ok * 1e6 if ok else None
-                    r["pg_cpu"] = (pg1 - pg0) / wall if pg1 is not None else None
+                    r["pg_cpu"] = (pg1 - pg0) / window if pg1 is not None else None
                     r["pg_us"] = (pg1 - pg0) / ok * 1e6 if pg1 is not None and ok else None
                 if svc.name == "gin" and scenario != "signup" and self.set != "postgres":
                     gin_rate[rnd] = r["rps"] / 2
@@ -928,10 +1058,11 @@ class Harness:
         for svc in self.order(self.services_for("login"), rnd):
             srv = Server(self, svc, "login").start()
             try:
-                env = {"BENCH_PASSWORD": seeding.PASSWORD}
+                env = {"BENCH_PASSWORD": seeding.PASSWORD, "BENCH_USERS": str(self.users_for(svc))}
                 self.run_load(wrk_argv(srv.port, "login.lua", "/token", p.hash_conns, p.warmup, "10s"), env,
                               timeout=p.warmup + 60)
-                wrk_env = dict(os.environ, BENCH_LUA_DIR=str(LUA), BENCH_TOKENS=str(self.tokens_file), **env)
+                wrk_env = {**os.environ, "BENCH_LUA_DIR": str(LUA), **env}
+                pg0 = postgres_cpu_seconds() if self.set in PG_SETS else None
                 cpu0, t0 = cpu_seconds(srv.proc.pid), time.perf_counter()
                 w = spawn(wrk_argv(srv.port, "login.lua", "/token", p.hash_conns, dur, "10s"), self.load_cpus,
                           env=wrk_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -961,9 +1092,15 @@ class Harness:
                 if w.returncode != 0:
                     raise RuntimeError(f"wrk exited {w.returncode}: {e[-500:]}")
                 wall = time.perf_counter() - t0
+                server_cpu_s = cpu_seconds(srv.proc.pid) - cpu0
+                pg1 = postgres_cpu_seconds() if pg0 is not None else None
                 r = parse_wrk(o)
-                r.update(server_cpu=(cpu_seconds(srv.proc.pid) - cpu0) / wall, health_probe=outs[0], me_probe=outs[1],
+                r.update(server_cpu=server_cpu_s / wall, health_probe=outs[0], me_probe=outs[1],
                          pss_mb=srv.pss_mb())
+                if self.set in MILLION_SETS:
+                    ok = r["rps"] * r["duration"]  # µs of CPU per sign-in (the probes' requests included)
+                    r["server_us"] = server_cpu_s / ok * 1e6 if ok else None
+                    r["pg_us"] = (pg1 - pg0) / ok * 1e6 if pg1 is not None and ok else None
                 if not srv.alive():
                     raise RuntimeError(f"{svc.name} exited during the run:\n{srv.tail()}")
                 self.record("login", svc, rnd, **r)
@@ -1080,8 +1217,19 @@ class Harness:
                     self.skipped.append(note)
                 print("checking that every PostgreSQL service answers the same way…", flush=True)
                 self.smoke()
+            if set_name == "million-pg":
+                try:
+                    self.prepare_million_pg()
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                    self.fail(f"million-pg: cannot make the databases: {e}")
+                    continue
+            if set_name in MILLION_SETS:
+                print(f"checking that user-api answers alike on {p.users:,} and on {p.million:,} users…", flush=True)
+                self.smoke()
             for scenario in p.scenarios:
                 if set_name == "postgres" and scenario not in PG_SCENARIOS:
+                    continue
+                if set_name in MILLION_SETS and scenario not in MILLION_SCENARIOS:
                     continue
                 t0 = time.perf_counter()
                 if scenario in ("health", "user_by_id", "list_users", "signup"):
@@ -1100,10 +1248,15 @@ class Harness:
                     for rnd in range(p.rounds):
                         self.idle(rnd)
                 print(f"   ({scenario}: {time.perf_counter() - t0:.0f} s)", flush=True)
-        return {
+        out = {
             "plan": p.__dict__, "started": started, "elapsed_s": time.time() - started,
             "records": self.records, "failures": self.failures, "skipped": self.skipped, **facts,
         }
+        if self.million_info.get("seed_s") is not None:
+            out["million"] = self.million_info
+        if self.million_pg_info:
+            out["million_pg"] = self.million_pg_info
+        return out
 
 
 def merge(old: dict, new: dict, sets: list) -> dict:
@@ -1127,7 +1280,29 @@ def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
     stop included; FastAPI's ~1 s imports dominate those)."""
     start = {"fast": 0.1, "py": 0.8}  # seconds to start, wait for and stop one server (measured)
     per_start = (start["fast"] * (services - 2) + start["py"] * 2) / services
-    sqlite_sets = len([x for x in p.sets if x != "postgres"])
+    sqlite_sets = len([x for x in p.sets if x in ("pinned", "unpinned")])
+    million = 0.0
+    if "million" in p.sets:
+        # Two services; the big store's copy (and its fsync) before each of
+        # its starts, wrk's read of a million users' tokens before each of
+        # its authenticated-read runs; seeding and the smoke check.
+        m = p.million / 1e6
+        for sc in MILLION_SCENARIOS:
+            if sc in p.scenarios:
+                d = p.login_duration if sc == "login" else p.duration
+                lua = 2 * MILLION_LUA_S * m if sc == "user_by_id" else 0
+                million += p.rounds * (2 * (start["fast"] + p.warmup + d + 0.5) + MILLION_COPY_S * m + lua)
+        million += MILLION_SEED_S * m + 2 * MILLION_COPY_S * m + 5
+    if "million-pg" in p.sets:
+        # No copies (the databases are made once); seeding through the
+        # indexes migrate made first.
+        m = p.million / 1e6
+        for sc in MILLION_SCENARIOS:
+            if sc in p.scenarios:
+                d = p.login_duration if sc == "login" else p.duration
+                lua = 2 * MILLION_LUA_S * m if sc == "user_by_id" else 0
+                million += p.rounds * (2 * (start["fast"] + p.warmup + d + 0.5) + lua)
+        million += MILLION_PG_SEED_S * m + 10
     pg = 0.0
     if "postgres" in p.sets:
         # 5 services on the read (4 without the before build), 4 on sign-up;
@@ -1154,20 +1329,33 @@ def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
         elif sc == "idle":
             t += p.rounds * n * (per_start + p.idle_wait)
     if not sqlite_sets:
-        return pg + 2
-    return t * sqlite_sets + 15 + p.users / 1000 + pg  # seeding and the smoke checks
+        return pg + million + 2 + (p.users / 2000 if "million" in p.sets else 0)
+    return t * sqlite_sets + 15 + p.users / 1000 + pg + million  # seeding and the smoke checks
+
+
+# The million-user sets' own costs at 1,000,000 users (measured on a busy
+# 2-core machine; scaled to --million-users): seeding the SQLite store and
+# writing the tokens, one copy of the store with its fsync, one read of the
+# tokens file by user_by_id.lua, seeding the PostgreSQL database after
+# migrate (through its GIN indexes).
+MILLION_SEED_S = 80.0
+MILLION_COPY_S = 1.0
+MILLION_LUA_S = 0.8
+MILLION_PG_SEED_S = 55.0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small seed, seconds per scenario, pinned set only (CI)")
     ap.add_argument("--pinned-only", action="store_true", help="skip the unpinned set")
-    ap.add_argument("--sets", help="comma-separated sets to run: pinned, unpinned, postgres (default all three; "
-                                   "quick: pinned)")
+    ap.add_argument("--sets", help="comma-separated sets to run: pinned, unpinned, million, postgres, million-pg "
+                                   "(default all five; quick: pinned)")
     ap.add_argument("--duration", type=int, help="seconds of each measurement (default 8; quick 2)")
     ap.add_argument("--warmup", type=int, help="seconds of warm-up before each (default 2; quick 1)")
     ap.add_argument("--rounds", type=int, help="rounds of every scenario (default 3; quick 1)")
     ap.add_argument("--users", type=int, help="seeded users (default 10000; quick 1000)")
+    ap.add_argument("--million-users", type=int, dest="million",
+                    help="users of the million-user set's second store (default 1000000; smaller for a trial)")
     ap.add_argument("--cold-starts", type=int, help="cold starts per service (default 20; quick 5)")
     ap.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     ap.add_argument("--services", help=f"comma-separated subset of {','.join(s.name for s in SERVICES)}")
@@ -1183,7 +1371,7 @@ def main() -> int:
                     idle_wait=1.0, login_duration=3, sets=["pinned"])
     else:
         plan = Plan("full", users=10000, warmup=2, duration=8, rounds=3)
-    for attr in ("duration", "warmup", "rounds", "users", "cold_starts"):
+    for attr in ("duration", "warmup", "rounds", "users", "cold_starts", "million"):
         if getattr(args, attr) is not None:
             setattr(plan, attr, getattr(args, attr))
     if args.duration is not None:
@@ -1192,20 +1380,21 @@ def main() -> int:
         plan.sets = args.sets.split(",")
     if args.pinned_only:
         plan.sets = ["pinned"]
-    if not plan.sets or any(x not in ("pinned", "unpinned", "postgres") for x in plan.sets):
-        ap.error("--sets takes pinned, unpinned, postgres, or several comma-separated")
+    if not plan.sets or any(x not in ("pinned", "unpinned", "million", "postgres", "million-pg") for x in plan.sets):
+        ap.error("--sets takes pinned, unpinned, million, postgres, million-pg, or several comma-separated")
     plan.scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS)
     plan.services = args.services.split(",") if args.services else []
     unknown = [s for s in plan.scenarios if s not in SCENARIOS] + [s for s in plan.services if s not in BY_NAME]
     if unknown:
         ap.error(f"unknown scenario or service: {', '.join(unknown)}")
-    if plan.users < 100:
-        ap.error("--users must be at least 100")
+    if plan.users < 100 or plan.million < 100:
+        ap.error("--users and --million-users must be at least 100")
     if (os.cpu_count() or 1) < 2:
         ap.error("the pinned set needs two CPUs")
 
     est = estimate_seconds(plan)
-    print(f"{plan.mode} run: {plan.users} users, {plan.rounds} round(s) of {plan.warmup:g}+{plan.duration:g} s, "
+    million = f" (and {plan.million} in the million set)" if any(x in MILLION_SETS for x in plan.sets) else ""
+    print(f"{plan.mode} run: {plan.users} users{million}, {plan.rounds} round(s) of {plan.warmup:g}+{plan.duration:g} s, "
           f"sets {', '.join(plan.sets)}; about {est / 60:.1f} min", flush=True)
     if args.estimate:
         return 0
@@ -1216,7 +1405,7 @@ def main() -> int:
         if tool is None or not Path(tool).exists():
             print(f"missing {tool}: run bench/build first (bench/run does)", file=sys.stderr)
             return 2
-    if "postgres" in plan.sets:
+    if any(x in PG_SETS for x in plan.sets):
         if not shutil.which("psql"):
             print("the postgres set needs psql (Debian's postgresql-client; bench/build installs it)", file=sys.stderr)
             return 2
@@ -1236,6 +1425,7 @@ def main() -> int:
     finally:
         kill_all()
         h.drop_postgres()
+        h.drop_million()
     name = args.out or ("quick-latest" if args.quick else "latest")
     out = BENCH / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)

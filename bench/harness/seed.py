@@ -80,7 +80,8 @@ def write_tokens(path: Path, users: int) -> None:
     path.write_text("".join(f"{i} {token_for(i)}\n" for i in range(1, users + 1)))
 
 
-def seed_postgres(kind: str, url: str, users: int, phc: str, schema_sql: str | None = None) -> None:
+def seed_postgres(kind: str, url: str, users: int, phc: str, schema_sql: str | None = None,
+                  timeout: float = 120) -> None:
     """The same users and tokens into a PostgreSQL database, in one
     transaction of two COPYs through psql (no driver in the harness's
     virtualenv). `kind` is "user-api" (already migrated by the binary that
@@ -113,6 +114,6 @@ def seed_postgres(kind: str, url: str, users: int, phc: str, schema_sql: str | N
     out.append("COMMIT;")
     out.append("ANALYZE;")
     r = subprocess.run(["psql", url, "-X", "-q", "-o", "/dev/null"], input="\n".join(out) + "\n", text=True,
-                       capture_output=True, timeout=120)
+                       capture_output=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError(f"seeding {url}: psql exited {r.returncode}: {r.stderr[-1000:]}")

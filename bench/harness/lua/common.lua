@@ -14,14 +14,4 @@ function M.done(summary, latency, requests)
     latency:percentile(99.9), latency.max, latency.mean))
 end
 
--- "id token" lines written by the harness's seeding.
-function M.read_tokens(path)
-  local users = {}
-  for line in io.lines(path) do
-    local id, token = line:match("^(%d+) (%S+)$")
-    if id then users[#users + 1] = { id = id, token = token } end
-  end
-  return users
-end
-
 return M
