@@ -288,9 +288,16 @@ impl App {
             self.state.accounts.clone(),
             token.clone(),
         ));
+        let cors_configured = !self.state.web.cors_origins.is_empty();
         let router = http::router(self.state);
         let listener = CappedListener::new(self.listener, self.connection_limits);
-        let serve = http::serve::serve(listener, router, self.header_timeout, token.clone());
+        let serve = http::serve::serve(
+            listener,
+            router,
+            cors_configured,
+            self.header_timeout,
+            token.clone(),
+        );
         let serving = tokio::spawn(serve);
         token.cancelled().await;
         match tokio::time::timeout(drain_limit, serving).await {

@@ -146,11 +146,37 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// `/docs` (Swagger UI) and `/openapi.json`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    SwaggerUi::new("/docs")
-        .url("/openapi.json", openapi())
+    let ui: axum::Router<S> = SwaggerUi::new("/docs")
         // Swagger UI's default sends every visitor's browser to an online
         // validator (validator.swagger.io) with the spec's URL: no third
         // party may see who reads these docs.
         .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"))
-        .into()
+        .into();
+    ui.route("/openapi.json", axum::routing::get(openapi_json))
+}
+
+/// The document as JSON, built on its first request and kept as text.
+/// Built at start (as `SwaggerUi::url` does), its tree was a few hundred
+/// KB of heap and its builders' code was paged in, in every idle process
+/// that nobody ever asked for its docs (issue 14: idle memory).
+async fn openapi_json() -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+
+    static JSON: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    let body = JSON
+        .get_or_init(|| {
+            serde_json::to_vec(&openapi())
+                .expect("an OpenAPI document is always JSON")
+                .into()
+        })
+        .clone();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -5,6 +5,7 @@
 //! timer, which leaves that timeout off: a silent connection was never
 //! closed). Everything else is what `axum::serve` did: `ConnectInfo` of the
 //! peer, upgrades for WebSockets, graceful shutdown. No rules here.
+//! `GET /health` is answered in front of the router (`liveness`).
 //!
 //! HTTP/1.1 only: the service speaks plain HTTP behind a TLS-terminating
 //! proxy (the contract's "Also"), which talks HTTP/1.1 to its upstreams
@@ -24,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use tower::Layer;
 
 use super::connections::CappedListener;
+use super::liveness::Liveness;
 
 /// Accepts connections until `stop`, then stops accepting, lets every open
 /// connection finish the request it is serving (idle ones close at once)
@@ -32,6 +34,7 @@ use super::connections::CappedListener;
 pub async fn serve(
     mut listener: CappedListener,
     router: Router,
+    cors_configured: bool,
     header_timeout: Duration,
     stop: CancellationToken,
 ) {
@@ -45,7 +48,10 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             _ = stop.cancelled() => break,
         };
-        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
+        let service = TowerToHyperService::new(Liveness::new(
+            Extension(ConnectInfo(peer)).layer(router.clone()),
+            cors_configured,
+        ));
         let connection = http
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();

@@ -17,6 +17,8 @@
 //! Into SQLite, migration 8's search index and counters are set aside while
 //! the rows go in and derived once at the end, in the same transaction
 //! (`sqlite::DerivedSetAside`): their per-row triggers doubled the copy.
+//! Into PostgreSQL, its trigram indexes are likewise built once at the end
+//! (`postgres::SearchIndexesSetAside`).
 //!
 //! Besides the rows, three numbers travel: the next user id and the next
 //! event `seq` (the sequences, so neither is ever handed out twice, even
@@ -638,7 +640,7 @@ mod postgres {
         columns, stopped, Item, Kind, Numbers, Rows, Seen, Table, Tally, Value, BATCH_ROWS, TABLES,
     };
     use crate::progress::Progress;
-    use crate::store::postgres::{classify, target};
+    use crate::store::postgres::{classify, target, SearchIndexesSetAside};
     use crate::store::Error;
 
     async fn connect(url: &str) -> Result<Client, Error> {
@@ -825,6 +827,7 @@ mod postgres {
     ) -> Result<Seen, Error> {
         let mut client = connect(url).await?;
         let tx = client.transaction().await.map_err(classify)?;
+        let search = SearchIndexesSetAside::take(&tx).await?;
         for table in TABLES.iter().rev() {
             tx.execute(&format!("DELETE FROM {}", table.name), &[])
                 .await
@@ -877,6 +880,7 @@ mod postgres {
             writer.as_mut().finish().await.map_err(classify)?;
         }
         let seen = tally.finish()?;
+        search.restore(&tx).await?;
         tx.execute(
             "INSERT INTO event_log (id, pruned_through) VALUES (1, $1)
              ON CONFLICT (id) DO UPDATE SET pruned_through = excluded.pruned_through",

@@ -57,7 +57,7 @@ const INDEX_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Logs what `pg_stat_progress_create_index` says of the migrating
 /// connection (`backend`) every few seconds, until aborted. Best effort: a
 /// pool with no spare connection or a failed read logs nothing.
-async fn log_index_builds(pool: Pool, backend: i32) {
+pub(super) async fn log_index_builds(pool: Pool, backend: i32) {
     loop {
         tokio::time::sleep(INDEX_PROGRESS_EVERY).await;
         let Ok(client) = pool.get().await else {
@@ -127,17 +127,7 @@ impl PostgresStore {
             .map_err(|e| Error::Internal(format!("connection pool: {e}")))?;
         let store = Self { pool, config, tls };
         let mut client = store.client().await?;
-        let backend: i32 = client
-            .query_one("SELECT pg_backend_pid()", &[])
-            .await
-            .and_then(|r| r.try_get(0))
-            .map_err(classify)?;
-        // An index built over a big store (migration 8) takes a while:
-        // its progress is logged from another connection meanwhile.
-        let progress = tokio::spawn(log_index_builds(store.pool.clone(), backend));
-        let migrated = migrate(&mut client).await;
-        progress.abort();
-        migrated?;
+        migrate(&mut client, &store.pool).await?;
         Ok(store)
     }
 

@@ -180,7 +180,10 @@ const MIGRATION_LOCK: i64 = 0x7573_6572_2d6d_6967;
 /// Brings the schema to `migrations::LATEST_VERSION` in one transaction
 /// under an advisory lock: several instances may start at once on one
 /// database.
-async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
+async fn migrate(
+    client: &mut deadpool_postgres::Object,
+    pool: &deadpool_postgres::Pool,
+) -> Result<(), Error> {
     let tx = client.transaction().await.map_err(classify)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
@@ -201,20 +204,32 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
     migrations::refuse_newer(found)?;
     for &(version, sql) in migrations::POSTGRES.iter().filter(|(v, _)| *v > found) {
         let started = Instant::now();
+        // Building migration 8's indexes over a big store takes a while:
+        // their progress is logged from another connection meanwhile.
+        let mut progress = None;
         if version == migrations::SEARCH_AND_COUNTS {
-            let users: i64 = tx
-                .query_one("SELECT count(*) FROM users", &[])
+            let row = tx
+                .query_one("SELECT count(*), pg_backend_pid() FROM users", &[])
                 .await
-                .and_then(|r| r.try_get(0))
                 .map_err(classify)?;
+            let users: i64 = row.try_get(0).map_err(classify)?;
             if users > 0 {
                 tracing::info!(
                     users,
                     "schema migration 8: building the search indexes and counters; the service starts when it is done"
                 );
+                let backend: i32 = row.try_get(1).map_err(classify)?;
+                progress = Some(tokio::spawn(engine::log_index_builds(
+                    pool.clone(),
+                    backend,
+                )));
             }
         }
-        tx.batch_execute(sql).await.map_err(classify)?;
+        let applied = tx.batch_execute(sql).await;
+        if let Some(progress) = progress {
+            progress.abort();
+        }
+        applied.map_err(classify)?;
         if version == canonical::MIGRATION {
             canonicalise(&tx).await?;
         }
@@ -228,6 +243,59 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
         );
     }
     tx.commit().await.map_err(classify)
+}
+
+/// Migration 8's trigram indexes on `users`.
+const SEARCH_INDEXES: [&str; 2] = ["users_email_trgm", "users_name_trgm"];
+
+/// The search indexes, set aside for a bulk write of `users` (`db copy`):
+/// building a GIN index over a million rows at the end is faster than
+/// maintaining it row by row. Taken inside the bulk write's transaction, so
+/// a failed write rolls the indexes back with everything else. (The
+/// counters need nothing: their triggers fire once per statement.)
+pub(in crate::store) struct SearchIndexesSetAside {
+    /// Each dropped index's definition, as migration 8 created it.
+    definitions: Vec<String>,
+}
+
+impl SearchIndexesSetAside {
+    pub(in crate::store) async fn take(
+        tx: &tokio_postgres::Transaction<'_>,
+    ) -> Result<Self, Error> {
+        let mut definitions = Vec::with_capacity(SEARCH_INDEXES.len());
+        for name in SEARCH_INDEXES {
+            let definition: String = tx
+                .query_one("SELECT pg_get_indexdef(to_regclass($1)::oid)", &[&name])
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(classify)?;
+            tx.batch_execute(&format!("DROP INDEX {name}"))
+                .await
+                .map_err(classify)?;
+            definitions.push(definition);
+        }
+        Ok(Self { definitions })
+    }
+
+    /// Builds the indexes again over the rows now in `users`, with the
+    /// memory migration 8 gave the same builds.
+    pub(in crate::store) async fn restore(
+        self,
+        tx: &tokio_postgres::Transaction<'_>,
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")
+            .await
+            .map_err(classify)?;
+        for definition in &self.definitions {
+            tx.batch_execute(definition).await.map_err(classify)?;
+        }
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "search indexes rebuilt"
+        );
+        Ok(())
+    }
 }
 
 /// Migration 4's data step (`store::canonical`), inside the migration's
