@@ -1281,28 +1281,29 @@ def estimate_seconds(p: Plan, services: int = 6, api: int = 4) -> float:
     start = {"fast": 0.1, "py": 0.8}  # seconds to start, wait for and stop one server (measured)
     per_start = (start["fast"] * (services - 2) + start["py"] * 2) / services
     sqlite_sets = len([x for x in p.sets if x in ("pinned", "unpinned")])
-    million = 0.0
-    if "million" in p.sets:
-        # Two services; the big store's copy (and its fsync) before each of
-        # its starts, wrk's read of a million users' tokens before each of
-        # its authenticated-read runs; seeding and the smoke check.
-        m = p.million / 1e6
+    m = p.million / 1e6
+
+    def million_rounds(per_round: float) -> float:
+        """Both services in every round of every scenario, wrk's read of a
+        million users' tokens before each authenticated-read run, and
+        `per_round` more."""
+        total = 0.0
         for sc in MILLION_SCENARIOS:
             if sc in p.scenarios:
                 d = p.login_duration if sc == "login" else p.duration
                 lua = 2 * MILLION_LUA_S * m if sc == "user_by_id" else 0
-                million += p.rounds * (2 * (start["fast"] + p.warmup + d + 0.5) + MILLION_COPY_S * m + lua)
-        million += MILLION_SEED_S * m + 2 * MILLION_COPY_S * m + 5
+                total += p.rounds * (2 * (start["fast"] + p.warmup + d + 0.5) + per_round + lua)
+        return total
+
+    million = 0.0
+    if "million" in p.sets:
+        # The big store's copy (and its fsync) before each of its starts;
+        # seeding and the smoke check.
+        million += million_rounds(MILLION_COPY_S * m) + MILLION_SEED_S * m + 2 * MILLION_COPY_S * m + 5
     if "million-pg" in p.sets:
         # No copies (the databases are made once); seeding through the
         # indexes migrate made first.
-        m = p.million / 1e6
-        for sc in MILLION_SCENARIOS:
-            if sc in p.scenarios:
-                d = p.login_duration if sc == "login" else p.duration
-                lua = 2 * MILLION_LUA_S * m if sc == "user_by_id" else 0
-                million += p.rounds * (2 * (start["fast"] + p.warmup + d + 0.5) + lua)
-        million += MILLION_PG_SEED_S * m + 10
+        million += million_rounds(0.0) + MILLION_PG_SEED_S * m + 10
     pg = 0.0
     if "postgres" in p.sets:
         # 5 services on the read (4 without the before build), 4 on sign-up;
