@@ -1271,7 +1271,9 @@ def merge(old: dict, new: dict, sets: list) -> dict:
     merged["set_runs"] = runs
     for k in ("sqlite", "sizes", "postgres"):
         if k in old or k in new:
-            merged[k] = {**old.get(k, {}), **new.get(k, {})}
+            # What a set of this run did not know (the PostgreSQL set's
+            # before build, for a million-pg run) keeps the older value.
+            merged[k] = {**old.get(k, {}), **{f: v for f, v in new.get(k, {}).items() if v is not None}}
     return merged
 
 
